@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The audit log: one structured line per decision, key=value pairs with
+ * quoted, escaped values, e.g.
+ *   wgotp-audit event=login origin=radius user="alice@example.com"
+ *     client="10.0.0.1" method=totp result=accept reason=ok duration=28800
+ * Never a code, a secret or a password.
+ */
+#ifndef WGOTP_AUDIT_H
+#define WGOTP_AUDIT_H
+
+#include <stdint.h>
+
+struct wgotp_audit {
+	const char *event;		/* "login", "answer", "activate", ... */
+	const char *origin;
+	const char *user;
+	const char *client;
+	const char *method;
+	const char *result;		/* "accept", "challenge", "reject", "error" */
+	const char *reason;
+	const char *device;
+	int64_t duration;		/* 0 = not shown */
+};
+
+void wgotp_audit(const struct wgotp_audit *a);
+
+/* Quote and escape v into out: control characters, quotes and backslashes
+ * become escapes; overlong values are cut. */
+void wgotp_audit_quote(const char *v, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * wgotp.conf: one file read by every part, in the style of WireGuard's own
+ * files: [Section], Key = Value, '#' comments. Unknown sections and keys
+ * and bad values are errors naming FILE:LINE and the key.
+ *
+ * Durations accept a number of seconds or a suffixed value (30s, 5m, 8h, 1d).
+ */
+#ifndef WGOTP_CONF_H
+#define WGOTP_CONF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+#define WGOTP_DEFAULT_CONF "/etc/wgotp/wgotp.conf"
+#define WGOTP_MAX_DURATIONS 8
+#define WGOTP_MAX_ALLOWED_IDS 16
+
+enum wgotp_store_backend {
+	WGOTP_STORE_SQLITE,
+	WGOTP_STORE_REDIS,
+};
+
+enum wgotp_mail_transport {
+	WGOTP_MAIL_NONE,	/* email codes cannot be delivered */
+	WGOTP_MAIL_GRAPH,
+	WGOTP_MAIL_SMTP,
+	WGOTP_MAIL_SENDMAIL,
+};
+
+enum wgotp_wg_backend {
+	WGOTP_WG_AUTO,		/* UAPI socket if present, else wg(8) */
+	WGOTP_WG_UAPI,
+	WGOTP_WG_CLI,
+};
+
+enum wgotp_smtp_auth {
+	WGOTP_SMTP_AUTH_NONE,
+	WGOTP_SMTP_AUTH_PLAIN,	/* PLAIN or LOGIN, password from a file */
+	WGOTP_SMTP_AUTH_XOAUTH2,	/* token from the Microsoft identity platform */
+};
+
+enum wgotp_unknown_user {
+	WGOTP_UNKNOWN_CHALLENGE,	/* a decoy challenge that cannot succeed */
+	WGOTP_UNKNOWN_REJECT,		/* reject at once (reveals nothing more than
+					 * a wrong code for single-pass TOTP) */
+};
+
+struct wgotp_config {
+	char *path;			/* the file this was read from */
+
+	/* [General] */
+	char *directory;		/* Directory = users.json */
+	char *server_key_file;		/* ServerKeyFile = 32+ random bytes */
+	char *issuer;			/* Issuer = shown in authenticator apps */
+	char *audit_log;		/* AuditLog = "syslog" | "stderr" | a file path */
+	enum wgotp_unknown_user unknown_user;	/* UnknownUser = challenge | reject */
+
+	/* [Store] */
+	enum wgotp_store_backend store_backend;	/* Backend = sqlite | redis */
+	char *store_path;		/* Path = /var/lib/wgotp/state.db */
+	int store_busy_timeout_ms;	/* BusyTimeout = 5000 (ms) */
+	char *redis_host;		/* RedisHost */
+	int redis_port;			/* RedisPort */
+	char *redis_user;		/* RedisUser (ACL) */
+	char *redis_password_file;	/* RedisPasswordFile */
+	int redis_timeout_ms;		/* RedisTimeout (ms) */
+	char *redis_prefix;		/* RedisPrefix = "wgotp:" */
+
+	/* [TOTP] */
+	int totp_digits;		/* Digits = 6 (6..8) */
+	int totp_period;		/* Period = 30 (s) */
+	int totp_window;		/* Window = 1 (steps either side) */
+	char *totp_algorithm;		/* Algorithm = SHA1 | SHA256 | SHA512 */
+
+	/* [Email] */
+	int email_code_length;		/* CodeLength = 6 (6..10) */
+	int64_t email_code_lifetime;	/* CodeLifetime = 5m */
+	int email_max_tries;		/* MaxTries = 5 */
+	int64_t email_resend_interval;	/* ResendInterval = 1m */
+	int email_max_per_hour;		/* MaxPerHour = 5 */
+
+	/* [RateLimit] */
+	int ratelimit_max_failures;	/* MaxFailures = 10 */
+	int64_t ratelimit_window;	/* Window = 15m */
+
+	/* [Session] */
+	int64_t session_default;	/* DefaultDuration = 8h */
+	int64_t session_max;		/* MaxDuration = 24h */
+	int64_t session_durations[WGOTP_MAX_DURATIONS];	/* Durations = 4h, 8h, 12h, 24h */
+	int n_session_durations;	/* a request is rounded down to one of these */
+	int64_t challenge_lifetime;	/* ChallengeLifetime = 5m (TOTP challenges) */
+
+	/* [Activator] */
+	char *activator_socket;		/* Socket = /run/wgotp/activator.sock */
+	char *interface;		/* Interface = wg0 */
+	enum wgotp_wg_backend wg_backend;	/* Backend = auto | uapi | wg */
+	char *wg_uapi_dir;		/* UAPIDirectory = /var/run/wireguard */
+	char *wg_command;		/* WgCommand = /usr/bin/wg */
+	uid_t allowed_uids[WGOTP_MAX_ALLOWED_IDS];	/* AllowedUsers = root, freerad */
+	int n_allowed_uids;
+	gid_t allowed_gids[WGOTP_MAX_ALLOWED_IDS];	/* AllowedGroups = wgotp */
+	int n_allowed_gids;
+	int64_t reconcile_interval;	/* ReconcileInterval = 1m */
+	int activator_connect_timeout_ms;	/* ConnectTimeout = 2000 */
+	int activator_reply_timeout_ms;		/* ReplyTimeout = 5000 */
+
+	/* [Mail] */
+	enum wgotp_mail_transport mail_transport;	/* Transport = graph | smtp | sendmail | none */
+	char *mail_from;		/* From = address (Graph: the sending mailbox) */
+	char *mail_subject;		/* Subject = template */
+	char *mail_body_file;		/* BodyFile = template file (optional) */
+	int mail_timeout_ms;		/* Timeout = 8s, the whole send */
+	char *mail_ca_file;		/* CAFile = extra CA bundle (tests, private CAs) */
+
+	/* [Graph] */
+	char *graph_tenant;		/* Tenant */
+	char *graph_client_id;		/* ClientId */
+	char *graph_client_secret_file;	/* ClientSecretFile */
+	char *graph_certificate_file;	/* CertificateFile (PEM) */
+	char *graph_private_key_file;	/* PrivateKeyFile (PEM) */
+	char *graph_authority;		/* Authority = https://login.microsoftonline.com */
+	char *graph_url;		/* URL = https://graph.microsoft.com */
+
+	/* [SMTP] */
+	char *smtp_url;			/* URL = smtp://host:587 or smtps://host:465 */
+	enum wgotp_smtp_auth smtp_auth;	/* Auth = none | plain | xoauth2 */
+	char *smtp_username;		/* Username */
+	char *smtp_password_file;	/* PasswordFile */
+
+	/* [Sendmail] */
+	char *sendmail_path;		/* Path = /usr/sbin/sendmail */
+};
+
+/* Defaults only (what an empty file yields). */
+int wgotp_config_defaults(struct wgotp_config **out);
+
+/* Read and validate FILE. On error, err names FILE:LINE and the key. */
+int wgotp_config_load(const char *path, struct wgotp_config **out, struct wgotp_error *err);
+
+/* Parse from memory; name is used in messages. (Fuzz target entry.) */
+int wgotp_config_parse(const char *name, const char *text, size_t len,
+		       struct wgotp_config **out, struct wgotp_error *err);
+
+void wgotp_config_free(struct wgotp_config *cfg);
+
+/* -c FILE, else $WGOTP_CONF, else WGOTP_DEFAULT_CONF. */
+const char *wgotp_config_path(const char *cli);
+
+/* Parse "90", "30s", "5m", "8h", "1d" into seconds; -EINVAL on anything else. */
+int wgotp_parse_duration(const char *s, int64_t *out);
+
+/* Apply the session policy to a requested duration (0 = the default):
+ * capped at MaxDuration and rounded down to an allowed duration, never
+ * below the shortest allowed one. */
+int64_t wgotp_config_session_duration(const struct wgotp_config *cfg, int64_t requested);
+
+#endif

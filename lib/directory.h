@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The directory of users: users.json, written atomically by wgotpctl,
+ * read by every other part. Format:
+ *
+ * { "version": 1,
+ *   "users": {
+ *     "alice@example.com": {
+ *       "name": "Alice Example",
+ *       "method": "totp",			// "totp" | "email"
+ *       "totp_secret": "JBSWY3DPEHPK3PXP",	// base32, only for totp
+ *       "totp_state": "active",		// "none" | "pending" | "active"
+ *       "enabled": true,
+ *       "require_otp": true,		// false: devices always configured
+ *       "devices": [
+ *         { "name": "laptop", "public_key": "<44 chars base64>",
+ *           "allowed_ips": ["10.8.0.2/32", "fd00::2/128"] } ] } } }
+ *
+ * Emails are the keys, lower-cased. Load validates everything: a user or
+ * device that fails validation fails the whole load, naming the user.
+ */
+#ifndef WGOTP_DIRECTORY_H
+#define WGOTP_DIRECTORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cidr.h"
+#include "encoding.h"
+#include "error.h"
+
+#define WGOTP_EMAIL_MAX 254
+#define WGOTP_DEVICE_NAME_MAX 64
+#define WGOTP_TOTP_SECRET_MAX 64	/* bytes, decoded */
+
+enum wgotp_method {
+	WGOTP_METHOD_TOTP,
+	WGOTP_METHOD_EMAIL,
+};
+
+enum wgotp_totp_state {
+	WGOTP_TOTP_NONE,
+	WGOTP_TOTP_PENDING,	/* enrolled, not yet confirmed with a code */
+	WGOTP_TOTP_ACTIVE,
+};
+
+struct wgotp_device {
+	char *name;
+	char public_key[WGOTP_KEY_B64_LEN + 1];
+	uint8_t key[WGOTP_KEY_LEN];
+	struct wgotp_cidr *allowed_ips;
+	size_t n_allowed_ips;
+};
+
+struct wgotp_user {
+	char *email;			/* lower case */
+	char *name;			/* may be NULL */
+	enum wgotp_method method;
+	char *totp_secret;		/* base32, NULL unless enrolled */
+	enum wgotp_totp_state totp_state;
+	bool enabled;
+	bool require_otp;
+	struct wgotp_device *devices;
+	size_t n_devices;
+};
+
+struct wgotp_directory {
+	struct wgotp_user *users;	/* sorted by email */
+	size_t n_users;
+};
+
+/* Load and validate. A missing file is -ENOENT. */
+int wgotp_dir_load(const char *path, struct wgotp_directory **out, struct wgotp_error *err);
+/* Parse from memory (name for messages). Fuzz target entry. */
+int wgotp_dir_parse(const char *name, const char *json, size_t len,
+		    struct wgotp_directory **out, struct wgotp_error *err);
+/* Validate again (after edits) and write atomically: a temporary file in
+ * the same directory, fsync, rename, fsync of the directory; mode 0640. */
+int wgotp_dir_save(const struct wgotp_directory *dir, const char *path, struct wgotp_error *err);
+struct wgotp_directory *wgotp_dir_new(void);
+void wgotp_dir_free(struct wgotp_directory *dir);	/* wipes secrets */
+
+/* Case-insensitive; NULL when absent. */
+struct wgotp_user *wgotp_dir_find(const struct wgotp_directory *dir, const char *email);
+/* The device with this base64 public key, and its owner, or NULL. */
+struct wgotp_device *wgotp_dir_find_key(const struct wgotp_directory *dir, const char *public_key,
+					struct wgotp_user **owner);
+struct wgotp_device *wgotp_user_find_device(const struct wgotp_user *u, const char *name);
+
+/* Edits (used by wgotpctl); each validates its input and refuses
+ * duplicates: -EEXIST, -ENOENT, -EINVAL with err set. */
+int wgotp_dir_user_add(struct wgotp_directory *dir, const char *email, enum wgotp_method method,
+		       const char *name, bool require_otp, struct wgotp_error *err);
+int wgotp_dir_user_del(struct wgotp_directory *dir, const char *email, struct wgotp_error *err);
+int wgotp_dir_device_add(struct wgotp_directory *dir, const char *email, const char *name,
+			 const char *public_key, const char *allowed_ips /* "a/32,b/128" */,
+			 struct wgotp_error *err);
+int wgotp_dir_device_del(struct wgotp_directory *dir, const char *email, const char *name,
+			 struct wgotp_error *err);
+/* Replace the user's TOTP secret (base32, NULL to clear) and state. */
+int wgotp_user_set_totp(struct wgotp_user *u, const char *secret_b32, enum wgotp_totp_state st);
+
+/* Validation helpers, shared with the front ends. */
+bool wgotp_email_valid(const char *email);
+bool wgotp_device_name_valid(const char *name);
+/* "a***e@example.com": first and last character of the local part. */
+void wgotp_email_mask(const char *email, char *out, size_t outlen);
+
+/*
+ * A directory that reloads itself when users.json changes (inode, size,
+ * mtime), safe to share between threads: wgotp_dir_cache_get() returns a
+ * reference to an immutable snapshot, released with wgotp_dir_cache_put().
+ * When a reload fails the previous snapshot stays in use and the error is
+ * logged once.
+ */
+struct wgotp_dir_cache;
+int wgotp_dir_cache_new(const char *path, struct wgotp_dir_cache **out, struct wgotp_error *err);
+void wgotp_dir_cache_free(struct wgotp_dir_cache *c);
+const struct wgotp_directory *wgotp_dir_cache_get(struct wgotp_dir_cache *c);
+void wgotp_dir_cache_put(struct wgotp_dir_cache *c, const struct wgotp_directory *d);
+
+#endif

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * How the login flow hands an emailed code to a transport. The flow only
+ * sees this interface: tests inject a recorder, the front ends the real
+ * transports (Graph, SMTP, sendmail) built from the configuration.
+ */
+#ifndef WGOTP_MAILER_H
+#define WGOTP_MAILER_H
+
+#include <stdint.h>
+
+#include "error.h"
+
+struct wgotp_mail_code {
+	const char *to;			/* the user's address */
+	const char *code;		/* wipe any copy of it after use */
+	int64_t lifetime;		/* seconds the code is valid */
+	int64_t now;
+};
+
+struct wgotp_mailer {
+	/* 0 once the transport accepted the message; a negative errno and
+	 * err->msg (without the code) when it did not. */
+	int (*send_code)(void *arg, const struct wgotp_mail_code *m, struct wgotp_error *err);
+	void (*free)(void *arg);
+	void *arg;
+};
+
+#endif

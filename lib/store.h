@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The state store: one interface, two backends (sqlite, redis). It holds
+ * what must be shared by every process and server: pending challenges,
+ * the last TOTP step per user, failure and mail-send counters, sessions,
+ * and the mail token cache. Every read-modify-write is atomic. Time is
+ * always passed in (`now`, seconds since the epoch): the store has no
+ * clock of its own, so tests run at exact instants.
+ *
+ * Every function returns 0 or a negative errno; -EIO (or -EBUSY after the
+ * busy timeout) means the store could not be reached or written: the
+ * caller fails closed.
+ */
+#ifndef WGOTP_STORE_H
+#define WGOTP_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "directory.h"
+#include "error.h"
+#include "otp.h"
+
+#define WGOTP_CHALLENGE_ID_LEN 32	/* hex of 16 random bytes */
+#define WGOTP_ORIGIN_MAX 16
+
+struct wgotp_challenge {
+	char id[WGOTP_CHALLENGE_ID_LEN + 1];
+	char user[WGOTP_EMAIL_MAX + 1];		/* lower case */
+	enum wgotp_method method;
+	bool decoy;			/* unknown user: can never succeed */
+	uint8_t code_mac[WGOTP_MAC_LEN];	/* email: HMAC of the code; else zero */
+	int64_t created;
+	int64_t expires;
+	int tries;			/* answers already checked */
+	int64_t duration;		/* session length asked for (0: default) */
+	char device[WGOTP_KEY_B64_LEN + 1];	/* public key asked for, or "" */
+	char origin[WGOTP_ORIGIN_MAX];	/* "radius", "pam", "admin" */
+};
+
+struct wgotp_session {
+	char user[WGOTP_EMAIL_MAX + 1];
+	char device[WGOTP_DEVICE_NAME_MAX + 1];
+	char public_key[WGOTP_KEY_B64_LEN + 1];
+	char allowed_ips[512];		/* "10.8.0.2/32,fd00::2/128" */
+	int64_t created;
+	int64_t expires;
+	char origin[WGOTP_ORIGIN_MAX];
+};
+
+struct wgotp_store;
+
+/* Called for each session; a non-zero return stops the walk and is
+ * returned by session_list. */
+typedef int (*wgotp_session_cb)(void *arg, const struct wgotp_session *s);
+
+struct wgotp_store_ops {
+	const char *name;
+	int (*open)(const struct wgotp_config *cfg, void **state, struct wgotp_error *err);
+	void (*close)(void *state);
+
+	/* Challenges. put fails with -EEXIST on a duplicate id. */
+	int (*challenge_put)(void *st, const struct wgotp_challenge *c);
+	/* Atomically: if the challenge exists, has not expired and has had
+	 * fewer than max_tries answers, count this answer and copy it out
+	 * (tries already incremented). -ENOENT unknown, -ETIME expired,
+	 * -EMLINK tries used up (the challenge is then deleted). */
+	int (*challenge_try)(void *st, const char *id, int64_t now, int max_tries,
+			     struct wgotp_challenge *out);
+	/* The newest live challenge of a user with this method, for resending
+	 * limits: -ENOENT when there is none. */
+	int (*challenge_latest)(void *st, const char *user, enum wgotp_method method,
+				int64_t now, struct wgotp_challenge *out);
+	int (*challenge_del)(void *st, const char *id);
+	/* Remove expired challenges, counters and cache entries. */
+	int (*expire)(void *st, int64_t now);
+
+	/* TOTP replay: atomically, if step > the stored step (or none),
+	 * store step and return 0; else -EALREADY. */
+	int (*totp_use_step)(void *st, const char *user, uint64_t step);
+	int (*totp_last_step)(void *st, const char *user, uint64_t *step);	/* 0 if none */
+
+	/* Fixed-window counters (rate limits). hit: atomically, start a new
+	 * window of `window` seconds if the current one is over, add 1, and
+	 * return the count in the window. get: the count (0 if none or over). */
+	int (*counter_hit)(void *st, const char *key, int64_t now, int64_t window, int64_t *count);
+	int (*counter_get)(void *st, const char *key, int64_t now, int64_t *count);
+	int (*counter_reset)(void *st, const char *key);
+
+	/* Sessions, keyed by (user, device). put replaces. */
+	int (*session_put)(void *st, const struct wgotp_session *s);
+	int (*session_get)(void *st, const char *user, const char *device, struct wgotp_session *out);
+	int (*session_del)(void *st, const char *user, const char *device);
+	int (*session_list)(void *st, wgotp_session_cb cb, void *arg);
+
+	/* Small shared cache (mail tokens). get: -ENOENT if absent or expired;
+	 * *val is malloc'ed, NUL-terminated, freed by the caller (wipe it). */
+	int (*kv_put)(void *st, const char *key, const char *val, int64_t expires);
+	int (*kv_get)(void *st, const char *key, int64_t now, char **val);
+	int (*kv_del)(void *st, const char *key);
+};
+
+struct wgotp_store {
+	const struct wgotp_store_ops *ops;
+	void *state;
+};
+
+extern const struct wgotp_store_ops wgotp_store_sqlite_ops;
+#ifdef HAVE_REDIS
+extern const struct wgotp_store_ops wgotp_store_redis_ops;
+#endif
+
+/* Open the backend the configuration names. */
+int wgotp_store_open(const struct wgotp_config *cfg, struct wgotp_store **out, struct wgotp_error *err);
+void wgotp_store_close(struct wgotp_store *s);
+
+#endif
