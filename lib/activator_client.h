@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The client of wg-activator's control socket (doc/activator-protocol.md),
+ * used by rlm_wgotp, pam_wgotp and wgotpctl.
+ *
+ * Every call is blocking and self-contained: it connects to
+ * cfg->activator_socket, waits at most cfg->activator_connect_timeout_ms
+ * for the connection and cfg->activator_reply_timeout_ms for the reply,
+ * sends one request, reads one reply and closes. No global state: safe
+ * from many threads at once. Never raises SIGPIPE, never aborts (also not
+ * on out-of-memory: -ENOMEM).
+ *
+ * Return values (err->msg always says what happened, for the log):
+ *   0              done
+ *   -ENOENT        the socket does not exist: the daemon is not running
+ *   -ECONNREFUSED  nobody listens on the socket: the daemon is not running
+ *   -EACCES        the socket or the daemon refused our uid/gid
+ *   -ETIMEDOUT     no connection or no reply within the timeout
+ *   -EINVAL        the daemon refused the request (bad key, bad duration,
+ *                  bad field ...); also an argument that is NULL/too long
+ *   -ESRCH         unknown user (or the user is disabled)
+ *   -ENODEV        unknown device, or the user has no device
+ *   -EIO           the daemon could not do it (store or WireGuard failed)
+ *   -EPROTO        the reply was not understood (version mismatch ...)
+ *   -ENOMEM, other -errno from socket calls
+ * On a refusal by the daemon, err->msg carries the daemon's message.
+ */
+#ifndef WGOTP_ACTIVATOR_CLIENT_H
+#define WGOTP_ACTIVATOR_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "error.h"
+#include "store.h"
+
+#define WGOTP_ACTIVATOR_PROTO_VERSION 1
+#define WGOTP_ACTIVATOR_MAX_MSG 65536	/* bytes, one message, newline included */
+
+/*
+ * Activate (or extend) the sessions of user's devices.
+ *   device      a device name, or NULL: all the user's devices
+ *   public_key  base64 key of the device instead of its name, or NULL
+ *               (at most one of device and public_key)
+ *   duration    seconds asked for; 0 = the configured default. The daemon
+ *               applies [Session] policy; a duration < 0 or over
+ *               MaxDuration is refused (-EINVAL).
+ *   origin      "radius" | "pam" | "admin" (audit only)
+ *   expires     if not NULL, receives the expiry (seconds since the epoch)
+ *               of the session(s); 0 when the user's devices are permanent
+ *               (require_otp = false).
+ * A session is never shortened: activating an active session sets its
+ * expiry to the later of the old one and now + duration.
+ */
+int wgotp_activator_activate(const struct wgotp_config *cfg, const char *user,
+			     const char *device, const char *public_key, int64_t duration,
+			     const char *origin, int64_t *expires, struct wgotp_error *err);
+
+/* End the sessions of user's devices now: device NULL = all of them.
+ * *n_ended (if not NULL) receives how many sessions ended (0 is not an
+ * error: the user had none). */
+int wgotp_activator_deactivate(const struct wgotp_config *cfg, const char *user,
+			       const char *device, int *n_ended, struct wgotp_error *err);
+
+/* Live sessions known to the daemon, all users (user NULL) or one: cb is
+ * called for each (a non-zero return stops the walk and is returned).
+ * Fields not sent by the daemon are empty. */
+int wgotp_activator_list(const struct wgotp_config *cfg, const char *user,
+			 wgotp_session_cb cb, void *arg, struct wgotp_error *err);
+
+struct wgotp_activator_status {
+	int version;			/* protocol version of the daemon */
+	char interface[32];
+	char backend[16];		/* "uapi" | "wg" */
+	int64_t sessions;		/* live sessions */
+	int64_t uptime;			/* seconds */
+};
+
+/* Is the daemon there and answering? status may be NULL. */
+int wgotp_activator_ping(const struct wgotp_config *cfg, struct wgotp_activator_status *status,
+			 struct wgotp_error *err);
+
+#endif
