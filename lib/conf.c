@@ -1,0 +1,709 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * wgotp.conf parser. One table lists every key: its section, name, type,
+ * bounds, default and where it lands in struct wgotp_config. Defaults are
+ * parsed from the same text an admin would write, so the table is the one
+ * place a key is defined.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "otp.h"
+
+#define CONF_MAX_SIZE (1024 * 1024)
+#define CONF_MAX_LINE 4096
+
+enum key_type {
+	T_STR,		/* free text; empty = unset (NULL) */
+	T_PATH,		/* a path; relative ones are taken from the file's directory */
+	T_INT,		/* decimal integer within [min, max] */
+	T_MS,		/* milliseconds: "500", "500ms", "8s" */
+	T_DUR,		/* seconds: "90", "30s", "5m", "8h", "1d" */
+	T_DURLIST,	/* comma-separated durations */
+	T_ENUM,
+	T_UIDS,		/* comma-separated user names or numbers */
+	T_GIDS,		/* comma-separated group names or numbers */
+	T_ALG,		/* SHA1 | SHA256 | SHA512 */
+};
+
+struct enum_val {
+	const char *name;
+	int value;
+};
+
+struct key {
+	const char *section;
+	const char *name;
+	enum key_type type;
+	size_t off;
+	int64_t min, max;
+	const char *def;
+	const struct enum_val *enums;
+};
+
+static const struct enum_val store_backends[] = {
+	{ "sqlite", WGOTP_STORE_SQLITE }, { "redis", WGOTP_STORE_REDIS }, { NULL, 0 },
+};
+static const struct enum_val mail_transports[] = {
+	{ "none", WGOTP_MAIL_NONE }, { "graph", WGOTP_MAIL_GRAPH },
+	{ "smtp", WGOTP_MAIL_SMTP }, { "sendmail", WGOTP_MAIL_SENDMAIL }, { NULL, 0 },
+};
+static const struct enum_val wg_backends[] = {
+	{ "auto", WGOTP_WG_AUTO }, { "uapi", WGOTP_WG_UAPI }, { "wg", WGOTP_WG_CLI }, { NULL, 0 },
+};
+static const struct enum_val smtp_auths[] = {
+	{ "none", WGOTP_SMTP_AUTH_NONE }, { "plain", WGOTP_SMTP_AUTH_PLAIN },
+	{ "xoauth2", WGOTP_SMTP_AUTH_XOAUTH2 }, { NULL, 0 },
+};
+static const struct enum_val unknown_users[] = {
+	{ "challenge", WGOTP_UNKNOWN_CHALLENGE }, { "reject", WGOTP_UNKNOWN_REJECT }, { NULL, 0 },
+};
+
+#define F(field) offsetof(struct wgotp_config, field)
+#define DAY (24 * 3600LL)
+
+static const struct key keys[] = {
+	{ "General", "Directory", T_PATH, F(directory), 0, 0, "/etc/wgotp/users.json", NULL },
+	{ "General", "ServerKeyFile", T_PATH, F(server_key_file), 0, 0, "/etc/wgotp/server.key", NULL },
+	{ "General", "Issuer", T_STR, F(issuer), 0, 0, "wgotp", NULL },
+	{ "General", "AuditLog", T_STR, F(audit_log), 0, 0, "syslog", NULL },
+	{ "General", "UnknownUser", T_ENUM, F(unknown_user), 0, 0, "challenge", unknown_users },
+
+	{ "Store", "Backend", T_ENUM, F(store_backend), 0, 0, "sqlite", store_backends },
+	{ "Store", "Path", T_PATH, F(store_path), 0, 0, "/var/lib/wgotp/state.db", NULL },
+	{ "Store", "BusyTimeout", T_MS, F(store_busy_timeout_ms), 1, 60000, "5000", NULL },
+	{ "Store", "RedisHost", T_STR, F(redis_host), 0, 0, "127.0.0.1", NULL },
+	{ "Store", "RedisPort", T_INT, F(redis_port), 1, 65535, "6379", NULL },
+	{ "Store", "RedisUser", T_STR, F(redis_user), 0, 0, "", NULL },
+	{ "Store", "RedisPasswordFile", T_PATH, F(redis_password_file), 0, 0, "", NULL },
+	{ "Store", "RedisTimeout", T_MS, F(redis_timeout_ms), 1, 60000, "1000", NULL },
+	{ "Store", "RedisPrefix", T_STR, F(redis_prefix), 0, 0, "wgotp:", NULL },
+
+	{ "TOTP", "Digits", T_INT, F(totp_digits), 6, 8, "6", NULL },
+	{ "TOTP", "Period", T_INT, F(totp_period), 10, 300, "30", NULL },
+	{ "TOTP", "Window", T_INT, F(totp_window), 0, 10, "1", NULL },
+	{ "TOTP", "Algorithm", T_ALG, F(totp_algorithm), 0, 0, "SHA1", NULL },
+
+	{ "Email", "CodeLength", T_INT, F(email_code_length), 6, 10, "6", NULL },
+	{ "Email", "CodeLifetime", T_DUR, F(email_code_lifetime), 60, 3600, "5m", NULL },
+	{ "Email", "MaxTries", T_INT, F(email_max_tries), 1, 20, "5", NULL },
+	{ "Email", "ResendInterval", T_DUR, F(email_resend_interval), 0, 3600, "1m", NULL },
+	{ "Email", "MaxPerHour", T_INT, F(email_max_per_hour), 1, 100, "5", NULL },
+
+	{ "RateLimit", "MaxFailures", T_INT, F(ratelimit_max_failures), 1, 1000, "10", NULL },
+	{ "RateLimit", "Window", T_DUR, F(ratelimit_window), 10, DAY, "15m", NULL },
+
+	{ "Session", "DefaultDuration", T_DUR, F(session_default), 1, 7 * DAY, "8h", NULL },
+	{ "Session", "MaxDuration", T_DUR, F(session_max), 1, 7 * DAY, "24h", NULL },
+	{ "Session", "Durations", T_DURLIST, F(session_durations), 1, 7 * DAY, "4h, 8h, 12h, 24h", NULL },
+	{ "Session", "ChallengeLifetime", T_DUR, F(challenge_lifetime), 30, 3600, "5m", NULL },
+
+	{ "Activator", "Socket", T_PATH, F(activator_socket), 0, 0, "/run/wgotp/activator.sock", NULL },
+	{ "Activator", "Interface", T_STR, F(interface), 0, 0, "wg0", NULL },
+	{ "Activator", "Backend", T_ENUM, F(wg_backend), 0, 0, "auto", wg_backends },
+	{ "Activator", "UAPIDirectory", T_PATH, F(wg_uapi_dir), 0, 0, "/var/run/wireguard", NULL },
+	{ "Activator", "WgCommand", T_PATH, F(wg_command), 0, 0, "/usr/bin/wg", NULL },
+	{ "Activator", "AllowedUsers", T_UIDS, F(allowed_uids), 0, 0, "root", NULL },
+	{ "Activator", "AllowedGroups", T_GIDS, F(allowed_gids), 0, 0, "", NULL },
+	{ "Activator", "ReconcileInterval", T_DUR, F(reconcile_interval), 1, DAY, "1m", NULL },
+	{ "Activator", "ConnectTimeout", T_MS, F(activator_connect_timeout_ms), 1, 60000, "2000", NULL },
+	{ "Activator", "ReplyTimeout", T_MS, F(activator_reply_timeout_ms), 1, 60000, "5000", NULL },
+
+	{ "Mail", "Transport", T_ENUM, F(mail_transport), 0, 0, "none", mail_transports },
+	{ "Mail", "From", T_STR, F(mail_from), 0, 0, "", NULL },
+	{ "Mail", "Subject", T_STR, F(mail_subject), 0, 0, "Your VPN code", NULL },
+	{ "Mail", "BodyFile", T_PATH, F(mail_body_file), 0, 0, "", NULL },
+	{ "Mail", "Timeout", T_MS, F(mail_timeout_ms), 100, 120000, "8s", NULL },
+	{ "Mail", "CAFile", T_PATH, F(mail_ca_file), 0, 0, "", NULL },
+
+	{ "Graph", "Tenant", T_STR, F(graph_tenant), 0, 0, "", NULL },
+	{ "Graph", "ClientId", T_STR, F(graph_client_id), 0, 0, "", NULL },
+	{ "Graph", "ClientSecretFile", T_PATH, F(graph_client_secret_file), 0, 0, "", NULL },
+	{ "Graph", "CertificateFile", T_PATH, F(graph_certificate_file), 0, 0, "", NULL },
+	{ "Graph", "PrivateKeyFile", T_PATH, F(graph_private_key_file), 0, 0, "", NULL },
+	{ "Graph", "Authority", T_STR, F(graph_authority), 0, 0, "https://login.microsoftonline.com", NULL },
+	{ "Graph", "URL", T_STR, F(graph_url), 0, 0, "https://graph.microsoft.com", NULL },
+
+	{ "SMTP", "URL", T_STR, F(smtp_url), 0, 0, "", NULL },
+	{ "SMTP", "Auth", T_ENUM, F(smtp_auth), 0, 0, "none", smtp_auths },
+	{ "SMTP", "Username", T_STR, F(smtp_username), 0, 0, "", NULL },
+	{ "SMTP", "PasswordFile", T_PATH, F(smtp_password_file), 0, 0, "", NULL },
+
+	{ "Sendmail", "Path", T_PATH, F(sendmail_path), 0, 0, "/usr/sbin/sendmail", NULL },
+};
+
+#undef F
+
+struct parser {
+	const char *name;	/* file name for messages */
+	char *basedir;		/* for relative paths */
+	int line;
+	struct wgotp_config *cfg;
+	unsigned char seen[sizeof(keys) / sizeof(keys[0])];
+	struct wgotp_error *err;
+};
+
+__attribute__((format(printf, 3, 4)))
+static int perr(struct parser *p, const struct key *k, const char *fmt, ...)
+{
+	char what[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (k)
+		return wgotp_error_set(p->err, EINVAL, "%s:%d: [%s] %s: %s", p->name, p->line,
+				       k->section, k->name, what);
+	return wgotp_error_set(p->err, EINVAL, "%s:%d: %s", p->name, p->line, what);
+}
+
+int wgotp_parse_duration(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+	int64_t mul = 1;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || v < 0)
+		return -EINVAL;
+	if (*end) {
+		if (end[1])
+			return -EINVAL;
+		switch (*end) {
+		case 's': mul = 1; break;
+		case 'm': mul = 60; break;
+		case 'h': mul = 3600; break;
+		case 'd': mul = 86400; break;
+		default: return -EINVAL;
+		}
+	}
+	if (v > INT64_MAX / mul)
+		return -EINVAL;
+	*out = (int64_t)v * mul;
+	return 0;
+}
+
+static int parse_ms(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || v < 0 || v > INT32_MAX)
+		return -EINVAL;
+	if (!*end || !strcmp(end, "ms"))
+		*out = v;
+	else if (!strcmp(end, "s") && v <= INT32_MAX / 1000)
+		*out = v * 1000;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int parse_int(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	if (!isdigit((unsigned char)*s) && !(*s == '-' && isdigit((unsigned char)s[1])))
+		return -EINVAL;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* Split a comma-separated list in place; calls fn for each trimmed item. */
+static char *next_item(char **cursor)
+{
+	char *s = *cursor, *e, *item;
+
+	if (!s)
+		return NULL;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = strchr(s, ',');
+	if (e) {
+		*e = '\0';
+		*cursor = e + 1;
+	} else {
+		*cursor = NULL;
+	}
+	item = s;
+	e = item + strlen(item);
+	while (e > item && (e[-1] == ' ' || e[-1] == '\t'))
+		*--e = '\0';
+	return item;
+}
+
+static int parse_id(const char *s, bool group, unsigned int *out)
+{
+	char buf[4096];
+	int64_t v;
+	int ret;
+
+	if (isdigit((unsigned char)*s)) {
+		if (parse_int(s, &v) < 0 || v < 0 || v > UINT32_MAX - 1)
+			return -EINVAL;
+		*out = (unsigned int)v;
+		return 0;
+	}
+	if (group) {
+		struct group gr, *res = NULL;
+
+		ret = getgrnam_r(s, &gr, buf, sizeof(buf), &res);
+		if (ret || !res)
+			return -ENOENT;
+		*out = res->gr_gid;
+	} else {
+		struct passwd pw, *res = NULL;
+
+		ret = getpwnam_r(s, &pw, buf, sizeof(buf), &res);
+		if (ret || !res)
+			return -ENOENT;
+		*out = res->pw_uid;
+	}
+	return 0;
+}
+
+static int set_path(struct parser *p, char **dst, const char *val)
+{
+	char *v;
+
+	if (!*val) {
+		v = NULL;
+	} else if (val[0] == '/' || !p->basedir) {
+		v = strdup(val);
+		if (!v)
+			return -ENOMEM;
+	} else if (asprintf(&v, "%s/%s", p->basedir, val) < 0) {
+		return -ENOMEM;
+	}
+	free(*dst);
+	*dst = v;
+	return 0;
+}
+
+static int set_value(struct parser *p, const struct key *k, const char *val)
+{
+	void *field = (char *)p->cfg + k->off;
+	int64_t v;
+	char *copy = NULL, *cur, *item;
+	int n = 0, ret = 0;
+
+	switch (k->type) {
+	case T_STR:
+		copy = *val ? strdup(val) : NULL;
+		if (*val && !copy)
+			return -ENOMEM;
+		free(*(char **)field);
+		*(char **)field = copy;
+		return 0;
+	case T_PATH:
+		return set_path(p, field, val);
+	case T_INT:
+		if (parse_int(val, &v) < 0)
+			return perr(p, k, "\"%s\" is not a whole number", val);
+		if (v < k->min || v > k->max) {
+			return perr(p, k, "must be within %lld..%lld", (long long)k->min,
+				    (long long)k->max);
+		}
+		*(int *)field = (int)v;
+		return 0;
+	case T_MS:
+		if (parse_ms(val, &v) < 0)
+			return perr(p, k, "\"%s\" is not a time in milliseconds (500, 500ms, 8s)", val);
+		if (v < k->min || v > k->max)
+			return perr(p, k, "\"%s\" is out of range", val);
+		*(int *)field = (int)v;
+		return 0;
+	case T_DUR:
+		if (wgotp_parse_duration(val, &v) < 0)
+			return perr(p, k, "\"%s\" is not a duration (90, 30s, 5m, 8h, 1d)", val);
+		if (v < k->min || v > k->max)
+			return perr(p, k, "\"%s\" is out of range", val);
+		*(int64_t *)field = v;
+		return 0;
+	case T_DURLIST: {
+		int64_t durs[WGOTP_MAX_DURATIONS];
+
+		copy = strdup(val);
+		if (!copy)
+			return -ENOMEM;
+		cur = copy;
+		while ((item = next_item(&cur))) {
+			if (n == WGOTP_MAX_DURATIONS) {
+				ret = perr(p, k, "more than %d durations", WGOTP_MAX_DURATIONS);
+				goto cleanup;
+			}
+			if (wgotp_parse_duration(item, &v) < 0 || v < k->min || v > k->max) {
+				ret = perr(p, k, "\"%s\" is not a valid duration", item);
+				goto cleanup;
+			}
+			if (n && v <= durs[n - 1]) {
+				ret = perr(p, k, "durations must be in increasing order (at \"%s\")", item);
+				goto cleanup;
+			}
+			durs[n++] = v;
+		}
+		if (!n) {
+			ret = perr(p, k, "%s", "needs at least one duration");
+			goto cleanup;
+		}
+		memcpy(p->cfg->session_durations, durs, sizeof(durs[0]) * (size_t)n);
+		p->cfg->n_session_durations = n;
+		break;
+	}
+	case T_ENUM:
+		for (const struct enum_val *e = k->enums; e->name; e++) {
+			if (!strcasecmp(e->name, val)) {
+				*(int *)field = e->value;
+				return 0;
+			}
+		}
+		return perr(p, k, "unknown value \"%s\"", val);
+	case T_UIDS:
+	case T_GIDS: {
+		unsigned int ids[WGOTP_MAX_ALLOWED_IDS];
+		bool grp = k->type == T_GIDS;
+
+		copy = strdup(val);
+		if (!copy)
+			return -ENOMEM;
+		cur = *val ? copy : NULL;
+		while ((item = next_item(&cur))) {
+			if (n == WGOTP_MAX_ALLOWED_IDS) {
+				ret = perr(p, k, "more than %d entries", WGOTP_MAX_ALLOWED_IDS);
+				goto cleanup;
+			}
+			if (parse_id(item, grp, &ids[n]) < 0) {
+				ret = perr(p, k, grp ? "no such group \"%s\"" : "no such user \"%s\"", item);
+				goto cleanup;
+			}
+			n++;
+		}
+		if (grp) {
+			for (int i = 0; i < n; i++)
+				p->cfg->allowed_gids[i] = ids[i];
+			p->cfg->n_allowed_gids = n;
+		} else {
+			for (int i = 0; i < n; i++)
+				p->cfg->allowed_uids[i] = ids[i];
+			p->cfg->n_allowed_uids = n;
+		}
+		break;
+	}
+	case T_ALG: {
+		enum wgotp_totp_alg alg;
+
+		if (wgotp_totp_alg_parse(val, &alg) < 0)
+			return perr(p, k, "unknown algorithm \"%s\" (SHA1, SHA256, SHA512)", val);
+		copy = strdup(val);
+		if (!copy)
+			return -ENOMEM;
+		for (char *c = copy; *c; c++)
+			*c = (char)toupper((unsigned char)*c);
+		free(*(char **)field);
+		*(char **)field = copy;
+		return 0;
+	}
+	}
+cleanup:
+	free(copy);
+	return ret;
+}
+
+static const struct key *find_key(const char *section, const char *name, bool *section_known)
+{
+	*section_known = false;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (strcasecmp(keys[i].section, section))
+			continue;
+		*section_known = true;
+		if (!strcasecmp(keys[i].name, name))
+			return &keys[i];
+	}
+	return NULL;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+/* Checks across keys, once the whole file is read. */
+static int validate(struct parser *p)
+{
+	struct wgotp_config *c = p->cfg;
+
+	p->line = 0;
+	if (c->session_default > c->session_max)
+		return wgotp_error_set(p->err, EINVAL,
+				       "%s: [Session] DefaultDuration is longer than MaxDuration", p->name);
+	if (c->session_durations[0] > c->session_max)
+		return wgotp_error_set(p->err, EINVAL,
+				       "%s: [Session] Durations: the shortest is longer than MaxDuration", p->name);
+	if (!c->directory || !c->server_key_file || !c->store_path || !c->activator_socket ||
+	    !c->interface)
+		return wgotp_error_set(p->err, EINVAL,
+				       "%s: Directory, ServerKeyFile, [Store] Path, [Activator] Socket and Interface may not be empty",
+				       p->name);
+	if (strlen(c->interface) >= 16 || strchr(c->interface, '/'))
+		return wgotp_error_set(p->err, EINVAL, "%s: [Activator] Interface: \"%s\" is not an interface name",
+				       p->name, c->interface);
+	return 0;
+}
+
+static int parse_text(struct parser *p, const char *text, size_t len)
+{
+	char section[64] = "";
+	char line[CONF_MAX_LINE + 1];
+	size_t pos = 0;
+	int ret;
+
+	if (memchr(text, '\0', len))
+		return wgotp_error_set(p->err, EINVAL, "%s: contains a NUL byte", p->name);
+	while (pos < len) {
+		const char *nl = memchr(text + pos, '\n', len - pos);
+		size_t ll = nl ? (size_t)(nl - (text + pos)) : len - pos;
+		char *s, *eq, *name, *val, *hash;
+		const struct key *k;
+		bool section_known;
+
+		p->line++;
+		if (ll > CONF_MAX_LINE)
+			return perr(p, NULL, "%s", "line too long");
+		memcpy(line, text + pos, ll);
+		line[ll] = '\0';
+		pos += ll + (nl ? 1 : 0);
+
+		s = trim(line);
+		if (!*s || *s == '#')
+			continue;
+		/* An inline comment starts with '#' after white space. */
+		for (hash = s; (hash = strchr(hash, '#')); hash++) {
+			if (hash[-1] == ' ' || hash[-1] == '\t') {
+				*hash = '\0';
+				s = trim(s);
+				break;
+			}
+		}
+		if (*s == '[') {
+			char *end = strchr(s, ']');
+
+			if (!end || end[1] || end - s - 1 <= 0 || (size_t)(end - s) >= sizeof(section))
+				return perr(p, NULL, "malformed section header \"%s\"", s);
+			*end = '\0';
+			snprintf(section, sizeof(section), "%s", trim(s + 1));
+			if (!find_key(section, "", &section_known) && !section_known)
+				return perr(p, NULL, "unknown section [%s]", section);
+			continue;
+		}
+		eq = strchr(s, '=');
+		if (!eq)
+			return perr(p, NULL, "expected \"Key = Value\", got \"%s\"", s);
+		*eq = '\0';
+		name = trim(s);
+		val = trim(eq + 1);
+		if (!*section)
+			return perr(p, NULL, "\"%s\" is outside any [Section]", name);
+		if (!*name)
+			return perr(p, NULL, "%s", "missing key before '='");
+		k = find_key(section, name, &section_known);
+		if (!k) {
+			return perr(p, NULL, "unknown key [%s] %s", section, name);
+		}
+		if (p->seen[k - keys])
+			return perr(p, k, "%s", "set twice");
+		p->seen[k - keys] = 1;
+		if ((k->type != T_STR && k->type != T_PATH && k->type != T_UIDS &&
+		     k->type != T_GIDS) && !*val)
+			return perr(p, k, "%s", "needs a value");
+		ret = set_value(p, k, val);
+		if (ret < 0)
+			return ret == -ENOMEM ? wgotp_error_set(p->err, ENOMEM, "out of memory") : ret;
+	}
+	return validate(p);
+}
+
+void wgotp_config_free(struct wgotp_config *cfg)
+{
+	if (!cfg)
+		return;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (keys[i].type == T_STR || keys[i].type == T_PATH || keys[i].type == T_ALG)
+			free(*(char **)((char *)cfg + keys[i].off));
+	}
+	free(cfg->path);
+	free(cfg);
+}
+
+static int config_new(struct parser *p)
+{
+	int ret;
+
+	p->cfg = calloc(1, sizeof(*p->cfg));
+	if (!p->cfg)
+		return -ENOMEM;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		ret = set_value(p, &keys[i], keys[i].def);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+int wgotp_config_defaults(struct wgotp_config **out)
+{
+	struct parser p = { .name = "(defaults)" };
+	int ret;
+
+	*out = NULL;
+	ret = config_new(&p);
+	if (ret < 0) {
+		wgotp_config_free(p.cfg);
+		return ret;
+	}
+	*out = p.cfg;
+	return 0;
+}
+
+int wgotp_config_parse(const char *name, const char *text, size_t len,
+		       struct wgotp_config **out, struct wgotp_error *err)
+{
+	struct parser p = { .name = name, .err = err };
+	const char *slash = strrchr(name, '/');
+	int ret;
+
+	*out = NULL;
+	wgotp_error_clear(err);
+	if (slash) {
+		p.basedir = strndup(name, slash == name ? 1 : (size_t)(slash - name));
+		if (!p.basedir)
+			return wgotp_error_set(err, ENOMEM, "out of memory");
+	}
+	ret = config_new(&p);
+	if (ret < 0) {
+		ret = wgotp_error_set(err, -ret, "%s: cannot set defaults", name);
+		goto cleanup;
+	}
+	ret = parse_text(&p, text, len);
+	if (ret < 0)
+		goto cleanup;
+	p.cfg->path = strdup(name);
+	if (!p.cfg->path) {
+		ret = wgotp_error_set(err, ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	*out = p.cfg;
+	p.cfg = NULL;
+	ret = 0;
+cleanup:
+	wgotp_config_free(p.cfg);
+	free(p.basedir);
+	return ret;
+}
+
+int wgotp_config_load(const char *path, struct wgotp_config **out, struct wgotp_error *err)
+{
+	struct stat st;
+	char *buf = NULL, *abs = NULL;
+	size_t len = 0;
+	ssize_t n;
+	int fd, ret;
+
+	*out = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return wgotp_error_set(err, errno, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		ret = wgotp_error_set(err, EINVAL, "%s: not a regular file", path);
+		goto cleanup;
+	}
+	if (st.st_size > CONF_MAX_SIZE) {
+		ret = wgotp_error_set(err, EFBIG, "%s: larger than 1 MiB", path);
+		goto cleanup;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		ret = wgotp_error_set(err, ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	while (len < (size_t)st.st_size) {
+		n = read(fd, buf + len, (size_t)st.st_size - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	/* Relative paths inside are taken from the file's own directory. */
+	abs = path[0] == '/' ? strdup(path) : realpath(path, NULL);
+	if (!abs) {
+		ret = wgotp_error_set(err, ENOMEM, "%s: cannot resolve path", path);
+		goto cleanup;
+	}
+	ret = wgotp_config_parse(abs, buf, len, out, err);
+cleanup:
+	free(abs);
+	free(buf);
+	close(fd);
+	return ret;
+}
+
+const char *wgotp_config_path(const char *cli)
+{
+	const char *env;
+
+	if (cli && *cli)
+		return cli;
+	env = getenv("WGOTP_CONF");
+	if (env && *env)
+		return env;
+	return WGOTP_DEFAULT_CONF;
+}
+
+int64_t wgotp_config_session_duration(const struct wgotp_config *cfg, int64_t requested)
+{
+	int64_t d = requested > 0 ? requested : cfg->session_default;
+	int64_t best = cfg->session_durations[0];
+
+	if (d > cfg->session_max)
+		d = cfg->session_max;
+	for (int i = 0; i < cfg->n_session_durations; i++) {
+		if (cfg->session_durations[i] <= d)
+			best = cfg->session_durations[i];
+	}
+	return best;
+}
