@@ -71,7 +71,8 @@ static const struct enum_val smtp_auths[] = {
 	{ "xoauth2", WGOTP_SMTP_AUTH_XOAUTH2 }, { NULL, 0 },
 };
 static const struct enum_val unknown_users[] = {
-	{ "challenge", WGOTP_UNKNOWN_CHALLENGE }, { "reject", WGOTP_UNKNOWN_REJECT }, { NULL, 0 },
+	{ "email", WGOTP_UNKNOWN_EMAIL }, { "totp", WGOTP_UNKNOWN_TOTP },
+	{ "reject", WGOTP_UNKNOWN_REJECT }, { NULL, 0 },
 };
 
 #define F(field) offsetof(struct wgotp_config, field)
@@ -82,7 +83,7 @@ static const struct key keys[] = {
 	{ "General", "ServerKeyFile", T_PATH, F(server_key_file), 0, 0, "/etc/wgotp/server.key", NULL },
 	{ "General", "Issuer", T_STR, F(issuer), 0, 0, "wgotp", NULL },
 	{ "General", "AuditLog", T_STR, F(audit_log), 0, 0, "syslog", NULL },
-	{ "General", "UnknownUser", T_ENUM, F(unknown_user), 0, 0, "challenge", unknown_users },
+	{ "General", "UnknownUser", T_ENUM, F(unknown_user), 0, 0, "email", unknown_users },
 
 	{ "Store", "Backend", T_ENUM, F(store_backend), 0, 0, "sqlite", store_backends },
 	{ "Store", "Path", T_PATH, F(store_path), 0, 0, "/var/lib/wgotp/state.db", NULL },

@@ -43,10 +43,12 @@ enum wgotp_smtp_auth {
 	WGOTP_SMTP_AUTH_XOAUTH2,	/* token from the Microsoft identity platform */
 };
 
+/* What an unknown user (or a disabled, unenrolled one) is made to look
+ * like: pick the method most users have, so replies do not tell. */
 enum wgotp_unknown_user {
-	WGOTP_UNKNOWN_CHALLENGE,	/* a decoy challenge that cannot succeed */
-	WGOTP_UNKNOWN_REJECT,		/* reject at once (reveals nothing more than
-					 * a wrong code for single-pass TOTP) */
+	WGOTP_UNKNOWN_EMAIL,	/* a decoy email challenge (no mail is sent) */
+	WGOTP_UNKNOWN_TOTP,	/* a decoy TOTP user: challenge, or reject a code */
+	WGOTP_UNKNOWN_REJECT,	/* reject at once */
 };
 
 struct wgotp_config {
@@ -57,7 +59,7 @@ struct wgotp_config {
 	char *server_key_file;		/* ServerKeyFile = 32+ random bytes */
 	char *issuer;			/* Issuer = shown in authenticator apps */
 	char *audit_log;		/* AuditLog = "syslog" | "stderr" | a file path */
-	enum wgotp_unknown_user unknown_user;	/* UnknownUser = challenge | reject */
+	enum wgotp_unknown_user unknown_user;	/* UnknownUser = email | totp | reject */
 
 	/* [Store] */
 	enum wgotp_store_backend store_backend;	/* Backend = sqlite | redis */

@@ -1,0 +1,730 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The login flow: the one place where wgotp decides. Both front ends call
+ * wgotp_begin() and wgotp_answer(); neither holds a rule of its own.
+ *
+ * A user is "real" when the directory has it, enabled, with a usable
+ * method (an email address, or a confirmed TOTP secret), owning the device
+ * asked for. Anyone else is a decoy: the same kind of challenge (or the
+ * same reject for a single-pass code), the same counters, never a mail,
+ * and an answer that can never succeed.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "audit.h"
+#include "encoding.h"
+#include "flow.h"
+#include "log.h"
+#include "otp.h"
+#include "secret.h"
+
+#define SERVER_KEY_MIN 32
+#define SERVER_KEY_MAX 128
+#define COUNTER_KEY_MAX (WGOTP_EMAIL_MAX + 16)
+#define HOUR 3600
+
+struct wgotp_flow {
+	const struct wgotp_config *cfg;
+	struct wgotp_store *store;
+	struct wgotp_mailer mailer;
+	bool have_mailer;
+	struct wgotp_dir_cache *dir;
+	uint8_t key[SERVER_KEY_MAX];
+	size_t keylen;
+	wgotp_clock_fn clock;
+	void *clock_arg;
+	struct wgotp_totp_params totp;
+};
+
+/* Who the request is about, after looking in the directory. */
+struct subject {
+	char name[WGOTP_EMAIL_MAX + 1];		/* lower case: counters, store */
+	char mask[WGOTP_EMAIL_MAX + 8];		/* for the prompt */
+	const struct wgotp_user *user;		/* NULL: not in the directory */
+	enum wgotp_method method;		/* as seen from outside */
+	bool real;
+	enum wgotp_reason why_not;		/* when !real */
+};
+
+static const char *const reason_names[] = {
+	[WGOTP_R_OK] = "ok",
+	[WGOTP_R_CHALLENGE_SENT] = "code_sent",
+	[WGOTP_R_CHALLENGE_RESENT_LIMIT] = "code_sent_recently",
+	[WGOTP_R_CHALLENGE_TOTP] = "totp_prompt",
+	[WGOTP_R_BAD_CODE] = "bad_code",
+	[WGOTP_R_BAD_FORMAT] = "bad_format",
+	[WGOTP_R_REPLAY] = "replay",
+	[WGOTP_R_EXPIRED] = "expired",
+	[WGOTP_R_TOO_MANY_TRIES] = "too_many_tries",
+	[WGOTP_R_RATE_LIMITED] = "rate_limited",
+	[WGOTP_R_MAIL_LIMIT] = "mail_limit",
+	[WGOTP_R_UNKNOWN_USER] = "unknown_user",
+	[WGOTP_R_DISABLED] = "disabled",
+	[WGOTP_R_NOT_ENROLLED] = "not_enrolled",
+	[WGOTP_R_UNKNOWN_CHALLENGE] = "unknown_challenge",
+	[WGOTP_R_UNKNOWN_DEVICE] = "unknown_device",
+};
+
+const char *wgotp_reason_str(enum wgotp_reason r)
+{
+	if ((size_t)r < sizeof(reason_names) / sizeof(reason_names[0]) && reason_names[r])
+		return reason_names[r];
+	return "unknown";
+}
+
+static const char *method_str(enum wgotp_method m)
+{
+	return m == WGOTP_METHOD_TOTP ? "totp" : "email";
+}
+
+static const char *verdict_str(enum wgotp_verdict v)
+{
+	switch (v) {
+	case WGOTP_ACCEPT:	return "accept";
+	case WGOTP_CHALLENGE:	return "challenge";
+	case WGOTP_REJECT:	break;
+	}
+	return "reject";
+}
+
+int64_t wgotp_flow_now(const struct wgotp_flow *f)
+{
+	return f->clock ? f->clock(f->clock_arg) : (int64_t)time(NULL);
+}
+
+const struct wgotp_config *wgotp_flow_config(const struct wgotp_flow *f)
+{
+	return f->cfg;
+}
+
+const struct wgotp_directory *wgotp_flow_dir_get(struct wgotp_flow *f)
+{
+	return wgotp_dir_cache_get(f->dir);
+}
+
+void wgotp_flow_dir_put(struct wgotp_flow *f, const struct wgotp_directory *d)
+{
+	wgotp_dir_cache_put(f->dir, d);
+}
+
+static int load_server_key(struct wgotp_flow *f, struct wgotp_error *err)
+{
+	const char *path = f->cfg->server_key_file;
+	char *hex = NULL;
+	size_t len = 0;
+	int ret, n;
+
+	ret = wgotp_secret_read(path, 2 * SERVER_KEY_MAX + 2, &hex, &len);
+	if (ret == -EPERM)
+		return wgotp_error_set(err, EPERM,
+				       "%s: the server key must not be writable by group or others, nor readable by others",
+				       path);
+	if (ret < 0)
+		return wgotp_error_set(err, -ret, "%s: %s", path, strerror(-ret));
+	n = wgotp_hex_decode(hex, f->key, sizeof(f->key));
+	if (n < SERVER_KEY_MIN) {
+		ret = wgotp_error_set(err, EINVAL,
+				      "%s: the server key must be at least %d random bytes in hex (openssl rand -hex 32)",
+				      path, SERVER_KEY_MIN);
+		goto cleanup;
+	}
+	f->keylen = (size_t)n;
+	ret = 0;
+cleanup:
+	wgotp_freezero(hex, len);
+	return ret;
+}
+
+int wgotp_flow_new(const struct wgotp_config *cfg, struct wgotp_store *store,
+		   struct wgotp_mailer *mailer, wgotp_clock_fn clock, void *clock_arg,
+		   struct wgotp_flow **out, struct wgotp_error *err)
+{
+	struct wgotp_flow *f;
+	int ret;
+
+	*out = NULL;
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		ret = wgotp_error_set(err, ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	f->cfg = cfg;
+	f->store = store;
+	f->clock = clock;
+	f->clock_arg = clock_arg;
+	if (mailer) {
+		f->mailer = *mailer;
+		f->have_mailer = true;
+		memset(mailer, 0, sizeof(*mailer));
+	}
+	f->totp.digits = cfg->totp_digits;
+	f->totp.period = cfg->totp_period;
+	f->totp.window = cfg->totp_window;
+	ret = wgotp_totp_alg_parse(cfg->totp_algorithm, &f->totp.alg);
+	if (ret < 0) {
+		ret = wgotp_error_set(err, EINVAL, "unknown TOTP algorithm");
+		goto cleanup;
+	}
+	ret = load_server_key(f, err);
+	if (ret < 0)
+		goto cleanup;
+	ret = wgotp_dir_cache_new(cfg->directory, &f->dir, err);
+	if (ret < 0)
+		goto cleanup;
+	*out = f;
+	f = NULL;
+	ret = 0;
+cleanup:
+	wgotp_flow_free(f);
+	return ret;
+}
+
+void wgotp_flow_free(struct wgotp_flow *f)
+{
+	if (!f)
+		return;
+	if (f->have_mailer && f->mailer.free)
+		f->mailer.free(f->mailer.arg);
+	wgotp_dir_cache_free(f->dir);
+	wgotp_wipe(f->key, sizeof(f->key));
+	free(f);
+}
+
+static void counter_key(char *buf, const char *what, const char *user)
+{
+	snprintf(buf, COUNTER_KEY_MAX, "%s:%s", what, user);
+}
+
+static void audit(const struct wgotp_request *req, const char *event, const struct subject *s,
+		  const struct wgotp_result *res)
+{
+	struct wgotp_audit a = {
+		.event = event,
+		.origin = req && req->origin ? req->origin : NULL,
+		.user = s->name,
+		.client = req ? req->client : NULL,
+		.method = method_str(s->method),
+		.result = verdict_str(res->verdict),
+		.reason = wgotp_reason_str(res->reason),
+		.device = res->device[0] ? res->device : (req ? req->device : NULL),
+		.duration = res->verdict == WGOTP_ACCEPT ? res->duration : 0,
+	};
+
+	wgotp_audit(&a);
+}
+
+static void audit_error(const struct wgotp_request *req, const char *event, const struct subject *s,
+			int err)
+{
+	struct wgotp_audit a = {
+		.event = event,
+		.origin = req && req->origin ? req->origin : NULL,
+		.user = s->name,
+		.client = req ? req->client : NULL,
+		.method = method_str(s->method),
+		.result = "error",
+		.reason = strerror(-err),
+	};
+
+	wgotp_audit(&a);
+}
+
+/* A user name as typed: printable ASCII or UTF-8, no control characters,
+ * at most 254 bytes. Anything else cannot be in the directory. */
+static bool name_plausible(const char *u)
+{
+	size_t n = 0;
+
+	if (!u || !*u)
+		return false;
+	for (; *u; u++, n++) {
+		if ((unsigned char)*u < 0x20 || *u == 0x7f || n >= WGOTP_EMAIL_MAX)
+			return false;
+	}
+	return true;
+}
+
+static void lower_copy(char *dst, size_t len, const char *src)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len && src[i]; i++)
+		dst[i] = (char)tolower((unsigned char)src[i]);
+	dst[i] = '\0';
+}
+
+static enum wgotp_method decoy_method(const struct wgotp_flow *f)
+{
+	return f->cfg->unknown_user == WGOTP_UNKNOWN_TOTP ? WGOTP_METHOD_TOTP : WGOTP_METHOD_EMAIL;
+}
+
+static bool user_has_key(const struct wgotp_user *u, const char *key)
+{
+	for (size_t i = 0; i < u->n_devices; i++) {
+		if (!strcmp(u->devices[i].public_key, key))
+			return true;
+	}
+	return false;
+}
+
+/* Classify the user named `name` (already checked plausible). */
+static void identify(const struct wgotp_flow *f, const struct wgotp_directory *dir,
+		     const struct wgotp_user *override, const char *name, const char *device,
+		     struct subject *s)
+{
+	const struct wgotp_user *u = override ? override : wgotp_dir_find(dir, name);
+
+	memset(s, 0, sizeof(*s));
+	lower_copy(s->name, sizeof(s->name), u ? u->email : name);
+	wgotp_email_mask(s->name, s->mask, sizeof(s->mask));
+	s->user = u;
+	s->method = u ? u->method : decoy_method(f);
+	if (!u)
+		s->why_not = WGOTP_R_UNKNOWN_USER;
+	else if (!u->enabled)
+		s->why_not = WGOTP_R_DISABLED;
+	else if (u->method == WGOTP_METHOD_TOTP &&
+		 (u->totp_state != WGOTP_TOTP_ACTIVE || !u->totp_secret))
+		s->why_not = WGOTP_R_NOT_ENROLLED;
+	else if (device && *device && !user_has_key(u, device))
+		s->why_not = WGOTP_R_UNKNOWN_DEVICE;
+	else
+		s->real = true;
+}
+
+static int rate_limited(struct wgotp_flow *f, const struct subject *s, int64_t now, bool *limited)
+{
+	char key[COUNTER_KEY_MAX];
+	int64_t n = 0;
+	int ret;
+
+	counter_key(key, "fail", s->name);
+	ret = f->store->ops->counter_get(f->store->state, key, now, &n);
+	if (ret < 0)
+		return ret;
+	*limited = n >= f->cfg->ratelimit_max_failures;
+	return 0;
+}
+
+static int count_failure(struct wgotp_flow *f, const struct subject *s, int64_t now)
+{
+	char key[COUNTER_KEY_MAX];
+	int64_t n;
+
+	counter_key(key, "fail", s->name);
+	return f->store->ops->counter_hit(f->store->state, key, now, f->cfg->ratelimit_window, &n);
+}
+
+static int clear_failures(struct wgotp_flow *f, const struct subject *s)
+{
+	char key[COUNTER_KEY_MAX];
+
+	counter_key(key, "fail", s->name);
+	return f->store->ops->counter_reset(f->store->state, key);
+}
+
+static void accept_result(struct wgotp_flow *f, const struct subject *s, int64_t now,
+			  int64_t duration, const char *device, struct wgotp_result *res)
+{
+	res->verdict = WGOTP_ACCEPT;
+	res->reason = WGOTP_R_OK;
+	res->method = s->method;
+	snprintf(res->user, sizeof(res->user), "%s", s->name);
+	res->duration = wgotp_config_session_duration(f->cfg, duration);
+	res->expires = now + res->duration;
+	snprintf(res->device, sizeof(res->device), "%s", device ? device : "");
+}
+
+static void reject_result(struct wgotp_result *res, enum wgotp_reason why)
+{
+	res->verdict = WGOTP_REJECT;
+	res->reason = why;
+}
+
+/*
+ * Check a TOTP code for subject s. A decoy computes a code from a random
+ * secret so that it takes the same path and time, and always fails.
+ */
+static int check_totp(struct wgotp_flow *f, const struct subject *s, const char *code,
+		      int64_t now, enum wgotp_reason *why)
+{
+	uint8_t dummy[20];
+	uint64_t last = 0, step = 0;
+	int ret;
+
+	if (wgotp_code_check_format(code, f->totp.digits) < 0) {
+		*why = WGOTP_R_BAD_FORMAT;
+		return 0;
+	}
+	if (!s->real) {
+		ret = wgotp_random(dummy, sizeof(dummy));
+		if (ret < 0)
+			return ret;
+		ret = wgotp_totp_verify(dummy, sizeof(dummy), &f->totp, now, code, UINT64_MAX - 1, &step);
+		wgotp_wipe(dummy, sizeof(dummy));
+		*why = s->why_not;
+		return 0;
+	}
+	ret = f->store->ops->totp_last_step(f->store->state, s->name, &last);
+	if (ret < 0)
+		return ret;
+	ret = wgotp_totp_verify_b32(s->user->totp_secret, &f->totp, now, code, last, &step);
+	if (ret == -EALREADY) {
+		*why = WGOTP_R_REPLAY;
+		return 0;
+	}
+	if (ret == -EACCES || ret == -EINVAL) {
+		*why = WGOTP_R_BAD_CODE;
+		return 0;
+	}
+	if (ret < 0)
+		return ret;
+	/* The store has the last word: of two concurrent logins with the
+	 * same code (RADIUS and PAM, or two RADIUS servers) one wins. */
+	ret = f->store->ops->totp_use_step(f->store->state, s->name, step);
+	if (ret == -EALREADY) {
+		*why = WGOTP_R_REPLAY;
+		return 0;
+	}
+	if (ret < 0)
+		return ret;
+	*why = WGOTP_R_OK;
+	return 0;
+}
+
+static int new_challenge(struct wgotp_flow *f, const struct subject *s,
+			 const struct wgotp_request *req, int64_t now, int64_t lifetime,
+			 struct wgotp_challenge *c)
+{
+	uint8_t id[WGOTP_CHALLENGE_ID_LEN / 2];
+	int ret;
+
+	memset(c, 0, sizeof(*c));
+	ret = wgotp_random(id, sizeof(id));
+	if (ret < 0)
+		return ret;
+	wgotp_hex_encode(id, sizeof(id), c->id);
+	snprintf(c->user, sizeof(c->user), "%s", s->name);
+	c->method = s->method;
+	c->decoy = !s->real;
+	c->created = now;
+	c->expires = now + lifetime;
+	c->duration = req->duration > 0 ? req->duration : 0;
+	snprintf(c->device, sizeof(c->device), "%s",
+		 req->device && strlen(req->device) <= WGOTP_KEY_B64_LEN ? req->device : "");
+	snprintf(c->origin, sizeof(c->origin), "%s", req->origin ? req->origin : "");
+	return 0;
+}
+
+static void challenge_result(const struct wgotp_challenge *c, const struct subject *s,
+			     enum wgotp_reason why, struct wgotp_result *res)
+{
+	res->verdict = WGOTP_CHALLENGE;
+	res->reason = why;
+	res->method = s->method;
+	snprintf(res->challenge_id, sizeof(res->challenge_id), "%s", c->id);
+	if (s->method == WGOTP_METHOD_EMAIL)
+		snprintf(res->prompt, sizeof(res->prompt), "Enter the code sent to %s", s->mask);
+	else
+		snprintf(res->prompt, sizeof(res->prompt),
+			 "Enter the code from your authenticator app");
+}
+
+static int begin_totp(struct wgotp_flow *f, const struct subject *s,
+		      const struct wgotp_request *req, int64_t now, struct wgotp_result *res)
+{
+	struct wgotp_challenge c;
+	enum wgotp_reason why;
+	int ret;
+
+	if (req->code && *req->code) {
+		ret = check_totp(f, s, req->code, now, &why);
+		if (ret < 0)
+			return ret;
+		if (why != WGOTP_R_OK) {
+			ret = count_failure(f, s, now);
+			reject_result(res, why);
+			return ret;
+		}
+		accept_result(f, s, now, req->duration, req->device, res);
+		return clear_failures(f, s);
+	}
+	ret = new_challenge(f, s, req, now, f->cfg->challenge_lifetime, &c);
+	if (ret < 0)
+		return ret;
+	ret = f->store->ops->challenge_put(f->store->state, &c);
+	if (ret < 0)
+		return ret;
+	challenge_result(&c, s, WGOTP_R_CHALLENGE_TOTP, res);
+	return 0;
+}
+
+static int begin_email(struct wgotp_flow *f, const struct subject *s,
+		       const struct wgotp_request *req, int64_t now, struct wgotp_result *res)
+{
+	const struct wgotp_store_ops *ops = f->store->ops;
+	void *st = f->store->state;
+	char key_min[COUNTER_KEY_MAX], key_hour[COUNTER_KEY_MAX];
+	char code[WGOTP_CODE_MAX + 1] = "";
+	struct wgotp_challenge c;
+	struct wgotp_error merr = { "" };
+	int64_t n = 0;
+	int ret;
+
+	if (s->real && !f->have_mailer) {
+		log_err("email code for %s: no mail transport is configured ([Mail] Transport)",
+			s->name);
+		return -ENOSYS;
+	}
+	counter_key(key_min, "mail1", s->name);
+	counter_key(key_hour, "mailh", s->name);
+	if (f->cfg->email_resend_interval > 0) {
+		ret = ops->counter_get(st, key_min, now, &n);
+		if (ret < 0)
+			return ret;
+		if (n > 0) {
+			/* A code went out moments ago: point at it again. */
+			ret = ops->challenge_latest(st, s->name, WGOTP_METHOD_EMAIL, now, &c);
+			if (ret == 0) {
+				challenge_result(&c, s, WGOTP_R_CHALLENGE_RESENT_LIMIT, res);
+				return 0;
+			}
+			if (ret != -ENOENT)
+				return ret;
+			reject_result(res, WGOTP_R_MAIL_LIMIT);
+			return 0;
+		}
+	}
+	ret = ops->counter_get(st, key_hour, now, &n);
+	if (ret < 0)
+		return ret;
+	if (n >= f->cfg->email_max_per_hour) {
+		reject_result(res, WGOTP_R_MAIL_LIMIT);
+		return 0;
+	}
+
+	ret = new_challenge(f, s, req, now, f->cfg->email_code_lifetime, &c);
+	if (ret < 0)
+		goto cleanup;
+	if (s->real) {
+		ret = wgotp_email_code_new(f->cfg->email_code_length, code);
+		if (ret < 0)
+			goto cleanup;
+		ret = wgotp_code_mac(f->key, f->keylen, c.id, code, c.code_mac);
+	} else {
+		ret = wgotp_random(c.code_mac, sizeof(c.code_mac));
+	}
+	if (ret < 0)
+		goto cleanup;
+	if (f->cfg->email_resend_interval > 0) {
+		ret = ops->counter_hit(st, key_min, now, f->cfg->email_resend_interval, &n);
+		if (ret < 0)
+			goto cleanup;
+	}
+	ret = ops->counter_hit(st, key_hour, now, HOUR, &n);
+	if (ret < 0)
+		goto cleanup;
+	ret = ops->challenge_put(st, &c);
+	if (ret < 0)
+		goto cleanup;
+	if (s->real) {
+		struct wgotp_mail_code m = {
+			.to = s->user->email,
+			.code = code,
+			.lifetime = f->cfg->email_code_lifetime,
+			.now = now,
+		};
+
+		ret = f->mailer.send_code(f->mailer.arg, &m, &merr);
+		if (ret < 0) {
+			/* Never a challenge that cannot be answered. */
+			log_err("email code for %s not sent: %s", s->name,
+				merr.msg[0] ? merr.msg : strerror(-ret));
+			ops->challenge_del(st, c.id);
+			goto cleanup;
+		}
+	}
+	challenge_result(&c, s, WGOTP_R_CHALLENGE_SENT, res);
+	ret = 0;
+cleanup:
+	wgotp_wipe(code, sizeof(code));
+	return ret;
+}
+
+int wgotp_begin(struct wgotp_flow *f, const struct wgotp_request *req, struct wgotp_result *res)
+{
+	const struct wgotp_directory *dir = NULL;
+	struct subject s;
+	int64_t now = wgotp_flow_now(f);
+	bool limited = false;
+	int ret;
+
+	memset(res, 0, sizeof(*res));
+	memset(&s, 0, sizeof(s));
+	if (!name_plausible(req->user)) {
+		snprintf(s.name, sizeof(s.name), "%s", "(invalid)");
+		s.method = decoy_method(f);
+		reject_result(res, WGOTP_R_UNKNOWN_USER);
+		audit(req, "begin", &s, res);
+		return 0;
+	}
+	if (!req->user_override)
+		dir = wgotp_dir_cache_get(f->dir);
+	identify(f, dir, req->user_override, req->user, req->device, &s);
+
+	if (!s.user && f->cfg->unknown_user == WGOTP_UNKNOWN_REJECT) {
+		reject_result(res, WGOTP_R_UNKNOWN_USER);
+		ret = 0;
+		goto done;
+	}
+	ret = rate_limited(f, &s, now, &limited);
+	if (ret < 0)
+		goto done;
+	if (limited) {
+		reject_result(res, WGOTP_R_RATE_LIMITED);
+		goto done;
+	}
+	if (s.method == WGOTP_METHOD_TOTP)
+		ret = begin_totp(f, &s, req, now, res);
+	else
+		ret = begin_email(f, &s, req, now, res);
+	/* The audit log tells the truth the reply hides. */
+	if (ret == 0 && !s.real && res->verdict == WGOTP_REJECT &&
+	    (res->reason == WGOTP_R_BAD_CODE || res->reason == WGOTP_R_REPLAY))
+		res->reason = s.why_not;
+done:
+	if (ret < 0)
+		audit_error(req, "begin", &s, ret);
+	else
+		audit(req, "begin", &s, res);
+	if (dir)
+		wgotp_dir_cache_put(f->dir, dir);
+	return ret;
+}
+
+static int answer_email(struct wgotp_flow *f, const struct subject *s,
+			const struct wgotp_challenge *c, const char *code, enum wgotp_reason *why)
+{
+	uint8_t mac[WGOTP_MAC_LEN];
+	int ret;
+
+	if (wgotp_code_check_format(code, f->cfg->email_code_length) < 0) {
+		*why = WGOTP_R_BAD_FORMAT;
+		return 0;
+	}
+	ret = wgotp_code_mac(f->key, f->keylen, c->id, code, mac);
+	if (ret < 0)
+		goto cleanup;
+	if (!wgotp_ct_equal(mac, c->code_mac, sizeof(mac)) || c->decoy || !s->real)
+		*why = c->decoy || !s->real ? s->why_not : WGOTP_R_BAD_CODE;
+	else
+		*why = WGOTP_R_OK;
+	ret = 0;
+cleanup:
+	wgotp_wipe(mac, sizeof(mac));
+	return ret;
+}
+
+static bool challenge_id_valid(const char *id)
+{
+	size_t i;
+
+	if (!id)
+		return false;
+	for (i = 0; id[i]; i++) {
+		if (!isxdigit((unsigned char)id[i]) || isupper((unsigned char)id[i]) ||
+		    i >= WGOTP_CHALLENGE_ID_LEN)
+			return false;
+	}
+	return i == WGOTP_CHALLENGE_ID_LEN;
+}
+
+int wgotp_answer(struct wgotp_flow *f, const char *challenge_id, const char *code,
+		 const struct wgotp_request *req, struct wgotp_result *res)
+{
+	const struct wgotp_store_ops *ops = f->store->ops;
+	const struct wgotp_directory *dir = NULL;
+	struct wgotp_challenge c;
+	struct subject s;
+	enum wgotp_reason why = WGOTP_R_BAD_CODE;
+	int64_t now = wgotp_flow_now(f);
+	bool limited = false;
+	int ret;
+
+	memset(res, 0, sizeof(*res));
+	memset(&s, 0, sizeof(s));
+	memset(&c, 0, sizeof(c));
+	snprintf(s.name, sizeof(s.name), "%s",
+		 req && name_plausible(req->user) ? req->user : "(invalid)");
+	s.method = decoy_method(f);
+	if (!challenge_id_valid(challenge_id)) {
+		reject_result(res, WGOTP_R_UNKNOWN_CHALLENGE);
+		ret = 0;
+		goto done;
+	}
+	ret = ops->challenge_try(f->store->state, challenge_id, now, f->cfg->email_max_tries, &c);
+	if (ret == -ENOENT || ret == -ETIME || ret == -EMLINK) {
+		reject_result(res, ret == -ENOENT ? WGOTP_R_UNKNOWN_CHALLENGE :
+				   ret == -ETIME ? WGOTP_R_EXPIRED : WGOTP_R_TOO_MANY_TRIES);
+		ret = 0;
+		goto done;
+	}
+	if (ret < 0)
+		goto done;
+	/* A State belongs to the user it was issued to. */
+	if (req && req->user && strcasecmp(req->user, c.user) &&
+	    !(req->user_override && !strcasecmp(req->user_override->email, c.user))) {
+		reject_result(res, WGOTP_R_UNKNOWN_CHALLENGE);
+		goto done;
+	}
+	if (!req || !req->user_override)
+		dir = wgotp_dir_cache_get(f->dir);
+	identify(f, dir, req ? req->user_override : NULL, c.user, c.device, &s);
+	s.method = c.method;
+	if (c.decoy && s.real) {
+		/* Issued to a decoy: stays one, even if the user appeared since. */
+		s.real = false;
+		s.why_not = WGOTP_R_UNKNOWN_USER;
+	}
+
+	ret = rate_limited(f, &s, now, &limited);
+	if (ret < 0)
+		goto done;
+	if (limited) {
+		reject_result(res, WGOTP_R_RATE_LIMITED);
+		goto done;
+	}
+	if (c.method == WGOTP_METHOD_TOTP)
+		ret = check_totp(f, &s, code ? code : "", now, &why);
+	else
+		ret = answer_email(f, &s, &c, code ? code : "", &why);
+	if (ret < 0)
+		goto done;
+	if (why != WGOTP_R_OK) {
+		reject_result(res, why);
+		ret = count_failure(f, &s, now);
+		if (ret == 0 && c.tries >= f->cfg->email_max_tries)
+			ret = ops->challenge_del(f->store->state, c.id);
+		goto done;
+	}
+	ret = ops->challenge_del(f->store->state, c.id);
+	if (ret < 0 && ret != -ENOENT)
+		goto done;
+	accept_result(f, &s, now, c.duration ? c.duration : (req ? req->duration : 0), c.device, res);
+	ret = clear_failures(f, &s);
+done:
+	if (ret < 0)
+		audit_error(req, "answer", &s, ret);
+	else
+		audit(req, "answer", &s, res);
+	if (dir)
+		wgotp_dir_cache_put(f->dir, dir);
+	return ret;
+}

@@ -62,7 +62,7 @@ struct wgotp_request {
 	const struct wgotp_user *user_override;
 };
 
-#define WGOTP_PROMPT_MAX 256
+#define WGOTP_PROMPT_MAX 320
 
 struct wgotp_result {
 	enum wgotp_verdict verdict;
