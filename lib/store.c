@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The state store front: choose the backend the configuration names and
+ * hand out a handle. The backends live in store_sqlite.c and store_redis.c.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "store.h"
+
+static const char *conf_name(const struct wgotp_config *cfg)
+{
+	return cfg->path ? cfg->path : "wgotp.conf";
+}
+
+int wgotp_store_open(const struct wgotp_config *cfg, struct wgotp_store **out,
+		     struct wgotp_error *err)
+{
+	const struct wgotp_store_ops *ops;
+	struct wgotp_store *s = NULL;
+	int ret;
+
+	if (!cfg || !out)
+		return wgotp_error_set(err, EINVAL, "store: no configuration");
+	*out = NULL;
+
+	switch (cfg->store_backend) {
+	case WGOTP_STORE_SQLITE:
+		ops = &wgotp_store_sqlite_ops;
+		break;
+	case WGOTP_STORE_REDIS:
+#ifdef HAVE_REDIS
+		ops = &wgotp_store_redis_ops;
+		break;
+#else
+		return wgotp_error_set(err, ENOTSUP,
+				       "%s: [Store] Backend = redis, but this build has no Redis support "
+				       "(rebuild with hiredis, Debian package libhiredis-dev)",
+				       conf_name(cfg));
+#endif
+	default:
+		return wgotp_error_set(err, EINVAL, "%s: [Store] unknown backend %d",
+				       conf_name(cfg), (int)cfg->store_backend);
+	}
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return wgotp_error_set(err, ENOMEM, "store: out of memory");
+	s->ops = ops;
+	ret = ops->open(cfg, &s->state, err);
+	if (ret < 0)
+		goto cleanup;
+	*out = s;
+	s = NULL;
+	ret = 0;
+cleanup:
+	free(s);
+	return ret;
+}
+
+void wgotp_store_close(struct wgotp_store *s)
+{
+	if (!s)
+		return;
+	if (s->ops && s->state)
+		s->ops->close(s->state);
+	free(s);
+}

@@ -1,0 +1,901 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The state store (SQLite backend): every operation and return code, exact
+ * expiry boundaries, the schema version, file modes, and atomicity under
+ * many processes and threads at once.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "log.h"
+#include "store.h"
+#include "tap.h"
+#include "testutil.h"
+
+static char *tmpdir;
+static const char *ops_db;	/* the database test_challenges runs on */
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static char *db_path(const char *name)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/%s", tmpdir, name) < 0)
+		abort();
+	return p;
+}
+
+static struct wgotp_config *make_cfg(const char *path, int busy_ms)
+{
+	struct wgotp_config *cfg;
+
+	if (wgotp_config_defaults(&cfg) < 0)
+		abort();
+	free(cfg->store_path);
+	cfg->store_path = strdup(path);
+	if (!cfg->store_path)
+		abort();
+	cfg->store_backend = WGOTP_STORE_SQLITE;
+	cfg->store_busy_timeout_ms = busy_ms;
+	return cfg;
+}
+
+static struct wgotp_store *open_store(const char *path, int busy_ms)
+{
+	struct wgotp_config *cfg = make_cfg(path, busy_ms);
+	struct wgotp_error err = { "" };
+	struct wgotp_store *st = NULL;
+	int ret;
+
+	ret = wgotp_store_open(cfg, &st, &err);
+	if (ret < 0) {
+		diag("open %s: %d %s", path, ret, err.msg);
+		st = NULL;
+	}
+	wgotp_config_free(cfg);
+	return st;
+}
+
+/* One integer from a query on a raw connection (-1 on error). */
+static long long raw_int(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	long long v = -1;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+		goto cleanup;
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
+		diag("raw_int: %s", sqlite3_errmsg(db));
+		goto cleanup;
+	}
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+cleanup:
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return v;
+}
+
+static int raw_exec(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	int rc;
+
+	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		diag("raw_exec: %s", sqlite3_errmsg(db));
+	sqlite3_close(db);
+	return rc;
+}
+
+static struct wgotp_challenge mk_challenge(const char *id, const char *user, enum wgotp_method m,
+					   int64_t created, int64_t expires)
+{
+	struct wgotp_challenge c;
+
+	memset(&c, 0, sizeof(c));
+	snprintf(c.id, sizeof(c.id), "%s", id);
+	snprintf(c.user, sizeof(c.user), "%s", user);
+	c.method = m;
+	for (size_t i = 0; i < sizeof(c.code_mac); i++)
+		c.code_mac[i] = (uint8_t)(0xa0 + i);
+	c.code_mac[3] = 0;	/* a NUL inside: stored as a BLOB, not text */
+	c.created = created;
+	c.expires = expires;
+	c.duration = 4 * 3600;
+	snprintf(c.device, sizeof(c.device), "%s", "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=");
+	snprintf(c.origin, sizeof(c.origin), "%s", "radius");
+	return c;
+}
+
+static struct wgotp_session mk_session(const char *user, const char *device, int64_t expires,
+				       const char *ips)
+{
+	struct wgotp_session s;
+
+	memset(&s, 0, sizeof(s));
+	snprintf(s.user, sizeof(s.user), "%s", user);
+	snprintf(s.device, sizeof(s.device), "%s", device);
+	snprintf(s.public_key, sizeof(s.public_key), "%s", "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=");
+	snprintf(s.allowed_ips, sizeof(s.allowed_ips), "%s", ips);
+	s.created = expires - 3600;
+	s.expires = expires;
+	snprintf(s.origin, sizeof(s.origin), "%s", "pam");
+	return s;
+}
+
+static bool session_eq(const struct wgotp_session *a, const struct wgotp_session *b)
+{
+	return !strcmp(a->user, b->user) && !strcmp(a->device, b->device) &&
+	       !strcmp(a->public_key, b->public_key) && !strcmp(a->allowed_ips, b->allowed_ips) &&
+	       a->created == b->created && a->expires == b->expires && !strcmp(a->origin, b->origin);
+}
+
+/* Log capture. */
+static int log_n[WGOTP_LOG_DEBUG + 1];
+static char log_last[1024];
+
+static void log_capture(void *arg, enum wgotp_log_level level, const char *msg)
+{
+	(void)arg;
+	log_n[level]++;
+	snprintf(log_last, sizeof(log_last), "%s", msg);
+}
+
+/* ---- open, files, schema ----------------------------------------------- */
+
+static void test_open_modes(void)
+{
+	char *dir = db_path("state"), *path = db_path("state/state.db"), *wal;
+	struct wgotp_store *st;
+	struct stat sb;
+	mode_t old;
+
+	/* Tight modes must not depend on the caller's umask. */
+	old = umask(0);
+	st = open_store(path, 5000);
+	umask(old);
+	ok(st != NULL, "open creates a new database in a new directory");
+	if (!st)
+		goto cleanup;
+	is_str(st->ops->name, "sqlite", "backend name");
+
+	memset(&sb, 0, sizeof(sb));
+	is_int(stat(dir, &sb), 0, "directory created");
+	ok(S_ISDIR(sb.st_mode) && (sb.st_mode & 0007) == 0,
+	   "directory has no access for others (mode %04o)", (unsigned)(sb.st_mode & 07777));
+	memset(&sb, 0, sizeof(sb));
+	is_int(stat(path, &sb), 0, "database created");
+	ok(S_ISREG(sb.st_mode) && (sb.st_mode & 07777 & ~0660) == 0,
+	   "database is a regular file with mode 0660 or tighter (mode %04o)",
+	   (unsigned)(sb.st_mode & 07777));
+
+	is_int(st->ops->totp_use_step(st->state, "modes@example.com", 1), 0, "a write");
+	if (asprintf(&wal, "%s-wal", path) < 0)
+		abort();
+	memset(&sb, 0, sizeof(sb));
+	is_int(stat(wal, &sb), 0, "WAL file exists");
+	ok((sb.st_mode & 07777 & ~0660) == 0 && (sb.st_mode & 0600) == 0600,
+	   "WAL file mode is 0660 or tighter (mode %04o)", (unsigned)(sb.st_mode & 07777));
+	free(wal);
+
+	is_int(raw_int(path, "PRAGMA user_version"), 1, "schema version is 1");
+	ok(raw_int(path, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'") == 1,
+	   "journal mode is WAL");
+	wgotp_store_close(st);
+
+	st = open_store(path, 5000);
+	ok(st != NULL, "reopening an existing database");
+	if (st)
+		is_int(st->ops->totp_use_step(st->state, "modes@example.com", 1), -EALREADY,
+		       "data survives a reopen");
+	wgotp_store_close(st);
+	wgotp_store_close(NULL);
+cleanup:
+	free(dir);
+	free(path);
+}
+
+static void test_open_errors(void)
+{
+	char *path = db_path("newer.db"), *junk;
+	struct wgotp_config *cfg;
+	struct wgotp_error err = { "" };
+	struct wgotp_store *st = NULL;
+	int ret;
+
+	/* A database from a newer version of wgotp is refused. */
+	st = open_store(path, 5000);
+	ok(st != NULL, "create a database");
+	wgotp_store_close(st);
+	st = NULL;
+	is_int(raw_exec(path, "PRAGMA user_version = 99"), SQLITE_OK, "set a newer schema version");
+	cfg = make_cfg(path, 5000);
+	ret = wgotp_store_open(cfg, &st, &err);
+	is_int(ret, -ENOTSUP, "a newer schema version is refused");
+	ok(st == NULL, "no handle on failure");
+	ok(strstr(err.msg, "99") != NULL, "the message names the version: %s", err.msg);
+	wgotp_config_free(cfg);
+
+	/* A file that is not a database. */
+	junk = tu_write(tmpdir, "junk.db", "this is not an SQLite database, not at all......."
+			"..................................................", 0600);
+	cfg = make_cfg(junk, 5000);
+	err.msg[0] = '\0';
+	ret = wgotp_store_open(cfg, &st, &err);
+	is_int(ret, -EIO, "a file that is not a database: -EIO");
+	ok(err.msg[0] != '\0', "with a message: %s", err.msg);
+	wgotp_config_free(cfg);
+
+	/* No path. */
+	cfg = make_cfg(path, 5000);
+	free(cfg->store_path);
+	cfg->store_path = NULL;
+	is_int(wgotp_store_open(cfg, &st, &err), -EINVAL, "no Path: -EINVAL");
+
+	/* The Redis backend needs hiredis at build time. */
+	cfg->store_backend = WGOTP_STORE_REDIS;
+	err.msg[0] = '\0';
+#ifdef HAVE_REDIS
+	ok(wgotp_store_sqlite_ops.name && wgotp_store_redis_ops.name, "redis backend is built in");
+#else
+	is_int(wgotp_store_open(cfg, &st, &err), -ENOTSUP, "redis without hiredis: -ENOTSUP");
+	ok(strstr(err.msg, "edis") != NULL, "with a clear message: %s", err.msg);
+#endif
+	wgotp_config_free(cfg);
+	free(junk);
+	free(path);
+}
+
+/* ---- challenges -------------------------------------------------------- */
+
+static void test_challenges(struct wgotp_store *st)
+{
+	const struct wgotp_store_ops *o = st->ops;
+	struct wgotp_challenge c, out;
+	int i;
+
+	c = mk_challenge("0123456789abcdef0123456789abcdef", "alice@example.com",
+			 WGOTP_METHOD_EMAIL, 1000, 1300);
+	c.decoy = true;
+	is_int(o->challenge_put(st->state, &c), 0, "challenge_put");
+	is_int(o->challenge_put(st->state, &c), -EEXIST, "challenge_put duplicate id: -EEXIST");
+	is_int(o->challenge_try(st->state, "ffffffffffffffffffffffffffffffff", 1000, 5, &out), -ENOENT,
+	       "challenge_try unknown id: -ENOENT");
+
+	memset(&out, 0x55, sizeof(out));
+	is_int(o->challenge_try(st->state, c.id, 1000, 5, &out), 0, "challenge_try first answer");
+	is_int(out.tries, 1, "tries counted (1)");
+	is_str(out.id, c.id, "id copied out");
+	is_str(out.user, c.user, "user copied out");
+	is_int(out.method, WGOTP_METHOD_EMAIL, "method copied out");
+	ok(out.decoy, "decoy copied out");
+	ok(memcmp(out.code_mac, c.code_mac, WGOTP_MAC_LEN) == 0, "code_mac copied out intact");
+	is_int(out.created, 1000, "created");
+	is_int(out.expires, 1300, "expires");
+	is_int(out.duration, 4 * 3600, "duration");
+	is_str(out.device, c.device, "device");
+	is_str(out.origin, "radius", "origin");
+	is_int(raw_int(ops_db, "SELECT count(*) FROM challenges WHERE typeof(code_mac) = 'blob'"
+		       " AND length(code_mac) = 32"), 1, "code_mac is stored as a 32-byte BLOB");
+
+	/* Expiry is exclusive: expires == now is expired. */
+	is_int(o->challenge_try(st->state, c.id, 1299, 5, &out), 0, "one second before expiry: live");
+	is_int(out.tries, 2, "tries counted (2)");
+	is_int(o->challenge_try(st->state, c.id, 1300, 5, &out), -ETIME, "at expires == now: -ETIME");
+	is_int(o->challenge_try(st->state, c.id, 5000, 5, &out), -ETIME, "long after: -ETIME");
+	is_int(o->challenge_try(st->state, c.id, 1200, 5, &out), 0, "an expired try is not counted");
+	is_int(out.tries, 3, "tries counted (3)");
+	is_int(o->challenge_del(st->state, c.id), 0, "challenge_del");
+	is_int(o->challenge_del(st->state, c.id), -ENOENT, "challenge_del again: -ENOENT");
+	is_int(o->challenge_try(st->state, c.id, 1000, 5, &out), -ENOENT, "try after del: -ENOENT");
+
+	/* Tries used up: the try after the last allowed one deletes it. */
+	c = mk_challenge("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "bob@example.com", WGOTP_METHOD_EMAIL,
+			 1000, 1300);
+	is_int(o->challenge_put(st->state, &c), 0, "challenge_put (3 tries)");
+	for (i = 1; i <= 3; i++) {
+		is_int(o->challenge_try(st->state, c.id, 1001, 3, &out), 0, "try %d of 3", i);
+		is_int(out.tries, i, "tries == %d", i);
+	}
+	is_int(o->challenge_try(st->state, c.id, 1001, 3, &out), -EMLINK, "try 4 of 3: -EMLINK");
+	is_int(raw_int(ops_db, "SELECT count(*) FROM challenges WHERE id = 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'"),
+	       0, "the row is gone after -EMLINK");
+	is_int(o->challenge_try(st->state, c.id, 1001, 3, &out), -ENOENT, "and then -ENOENT");
+	is_int(o->challenge_del(st->state, c.id), -ENOENT, "del after -EMLINK: -ENOENT");
+
+	/* Bad arguments. */
+	is_int(o->challenge_try(st->state, NULL, 1000, 5, &out), -EINVAL, "try NULL id: -EINVAL");
+	is_int(o->challenge_try(st->state, c.id, 1000, 0, &out), -EINVAL, "try max_tries 0: -EINVAL");
+	memset(c.origin, 'x', sizeof(c.origin));
+	is_int(o->challenge_put(st->state, &c), -EINVAL, "put with an unterminated field: -EINVAL");
+}
+
+static void test_challenge_latest(struct wgotp_store *st)
+{
+	const struct wgotp_store_ops *o = st->ops;
+	struct wgotp_challenge c, out;
+	const char *u = "carol@example.com";
+
+	is_int(o->challenge_latest(st->state, u, WGOTP_METHOD_EMAIL, 2000, &out), -ENOENT,
+	       "latest with none: -ENOENT");
+	c = mk_challenge("c0000000000000000000000000000001", u, WGOTP_METHOD_EMAIL, 2000, 2400);
+	o->challenge_put(st->state, &c);
+	c = mk_challenge("c0000000000000000000000000000002", u, WGOTP_METHOD_EMAIL, 2100, 2300);
+	o->challenge_put(st->state, &c);
+	c = mk_challenge("c0000000000000000000000000000003", u, WGOTP_METHOD_TOTP, 2200, 2500);
+	o->challenge_put(st->state, &c);
+	c = mk_challenge("c0000000000000000000000000000004", "dave@example.com", WGOTP_METHOD_EMAIL,
+			 2250, 2500);
+	is_int(o->challenge_put(st->state, &c), 0, "four challenges put");
+
+	is_int(o->challenge_latest(st->state, u, WGOTP_METHOD_EMAIL, 2200, &out), 0, "latest email");
+	is_str(out.id, "c0000000000000000000000000000002", "the newest email challenge of the user");
+	is_int(o->challenge_latest(st->state, u, WGOTP_METHOD_TOTP, 2200, &out), 0, "latest totp");
+	is_str(out.id, "c0000000000000000000000000000003", "method is respected");
+	is_int(o->challenge_latest(st->state, u, WGOTP_METHOD_EMAIL, 2300, &out), 0,
+	       "latest when the newest expired at now");
+	is_str(out.id, "c0000000000000000000000000000001", "expired ones are skipped (expires == now)");
+	is_int(o->challenge_latest(st->state, u, WGOTP_METHOD_EMAIL, 2400, &out), -ENOENT,
+	       "all expired: -ENOENT");
+	is_int(o->challenge_latest(st->state, "nobody@example.com", WGOTP_METHOD_EMAIL, 2200, &out),
+	       -ENOENT, "other user: -ENOENT");
+}
+
+/* ---- expire ------------------------------------------------------------ */
+
+static void test_expire(struct wgotp_store *st, const char *path)
+{
+	const struct wgotp_store_ops *o = st->ops;
+	struct wgotp_challenge c;
+	struct wgotp_session s;
+	int64_t n;
+	char *v = NULL;
+
+	raw_exec(path, "DELETE FROM challenges; DELETE FROM counters; DELETE FROM kv; DELETE FROM sessions");
+	c = mk_challenge("e0000000000000000000000000000001", "erin@example.com", WGOTP_METHOD_EMAIL,
+			 9000, 10000);
+	o->challenge_put(st->state, &c);
+	c = mk_challenge("e0000000000000000000000000000002", "erin@example.com", WGOTP_METHOD_EMAIL,
+			 9000, 10001);
+	o->challenge_put(st->state, &c);
+	o->counter_hit(st->state, "old", 9940, 60, &n);		/* window ends at 10000 */
+	o->counter_hit(st->state, "young", 9941, 60, &n);	/* window ends at 10001 */
+	o->kv_put(st->state, "old", "x", 10000);
+	o->kv_put(st->state, "young", "y", 10001);
+	s = mk_session("erin@example.com", "laptop", 100, "10.8.0.5/32");
+	o->session_put(st->state, &s);
+
+	is_int(o->expire(st->state, 10000), 0, "expire");
+	is_int(raw_int(path, "SELECT count(*) FROM challenges WHERE id = 'e0000000000000000000000000000001'"),
+	       0, "the challenge expiring at now is gone");
+	is_int(raw_int(path, "SELECT count(*) FROM challenges WHERE id = 'e0000000000000000000000000000002'"),
+	       1, "the one expiring a second later stays");
+	is_int(raw_int(path, "SELECT count(*) FROM counters WHERE key = 'old'"), 0, "over counter gone");
+	is_int(raw_int(path, "SELECT count(*) FROM counters WHERE key = 'young'"), 1, "live counter stays");
+	is_int(raw_int(path, "SELECT count(*) FROM kv WHERE key = 'old'"), 0, "expired kv gone");
+	is_int(o->kv_get(st->state, "young", 10000, &v), 0, "live kv stays");
+	free(v);
+	is_int(raw_int(path, "SELECT count(*) FROM sessions"), 1, "sessions are not expired by expire()");
+	o->session_del(st->state, "erin@example.com", "laptop");
+}
+
+/* ---- TOTP replay ------------------------------------------------------- */
+
+static void test_totp(struct wgotp_store *st, const char *path)
+{
+	const struct wgotp_store_ops *o = st->ops;
+	const char *u = "frank@example.com", *big = "grace@example.com";
+	uint64_t step = 99;
+
+	is_int(o->totp_last_step(st->state, u, &step), 0, "last_step with none");
+	is_int(step, 0, "is 0");
+	is_int(o->totp_use_step(st->state, u, 55000000), 0, "use a step");
+	is_int(o->totp_use_step(st->state, u, 55000000), -EALREADY, "the same step again: -EALREADY");
+	is_int(o->totp_use_step(st->state, u, 54999999), -EALREADY, "an older step: -EALREADY");
+	is_int(o->totp_use_step(st->state, u, 0), -EALREADY, "step 0: -EALREADY");
+	is_int(o->totp_last_step(st->state, u, &step), 0, "last_step");
+	is_int(step, 55000000, "is the accepted step");
+	is_int(o->totp_use_step(st->state, u, 55000001), 0, "the next step");
+	is_int(o->totp_last_step(st->state, u, &step), 0, "last_step");
+	is_int(step, 55000001, "moved on");
+	is_int(o->totp_last_step(st->state, "other@example.com", &step), 0, "users are separate");
+	is_int(step, 0, "other user: 0");
+
+	/* The full unsigned range that fits SQLite's signed INTEGER. */
+	is_int(o->totp_use_step(st->state, big, (uint64_t)INT64_MAX - 1), 0, "INT64_MAX - 1");
+	is_int(o->totp_use_step(st->state, big, (uint64_t)INT64_MAX), 0, "INT64_MAX");
+	ok(o->totp_last_step(st->state, big, &step) == 0 && step == (uint64_t)INT64_MAX,
+	   "INT64_MAX read back exactly");
+	is_int(o->totp_use_step(st->state, big, (uint64_t)INT64_MAX + 1), -ERANGE,
+	       "INT64_MAX + 1: -ERANGE");
+	is_int(o->totp_use_step(st->state, big, UINT64_MAX), -ERANGE, "UINT64_MAX: -ERANGE");
+	is_int(o->totp_use_step(st->state, big, (uint64_t)INT64_MAX), -EALREADY,
+	       "INT64_MAX again: -EALREADY");
+	is_int(raw_int(path, "SELECT count(*) FROM totp_steps WHERE typeof(step) = 'integer' AND step > 0"),
+	       2, "steps stored as positive INTEGERs");
+	is_int(o->totp_use_step(st->state, NULL, 1), -EINVAL, "NULL user: -EINVAL");
+}
+
+/* ---- counters ---------------------------------------------------------- */
+
+static void test_counters(struct wgotp_store *st)
+{
+	const struct wgotp_store_ops *o = st->ops;
+	int64_t n = -1;
+
+	is_int(o->counter_get(st->state, "fail:h", 100, &n), 0, "get unknown counter");
+	is_int(n, 0, "is 0");
+	o->counter_hit(st->state, "fail:h", 100, 60, &n);
+	is_int(n, 1, "first hit: 1");
+	o->counter_hit(st->state, "fail:h", 130, 60, &n);
+	is_int(n, 2, "second hit in the window: 2");
+	is_int(o->counter_hit(st->state, "fail:h", 159, 60, &n), 0, "hit at the last second");
+	is_int(n, 3, "3");
+	o->counter_get(st->state, "fail:h", 159, &n);
+	is_int(n, 3, "get in the window: 3");
+	o->counter_get(st->state, "fail:h", 160, &n);
+	is_int(n, 0, "get when the window is over (start + window == now): 0");
+	o->counter_hit(st->state, "fail:h", 160, 60, &n);
+	is_int(n, 1, "a hit after the window starts a new one: 1");
+	o->counter_hit(st->state, "fail:h", 219, 60, &n);
+	is_int(n, 2, "the new window runs from its own start: 2");
+	o->counter_hit(st->state, "fail:h", 220, 60, &n);
+	is_int(n, 1, "and ends window seconds later: 1");
+	o->counter_hit(st->state, "fail:other", 220, 60, &n);
+	is_int(n, 1, "keys are separate");
+
+	is_int(o->counter_reset(st->state, "fail:h"), 0, "reset");
+	o->counter_get(st->state, "fail:h", 221, &n);
+	is_int(n, 0, "after reset: 0");
+	o->counter_hit(st->state, "fail:h", 221, 60, &n);
+	is_int(n, 1, "hit after reset: 1");
+	is_int(o->counter_reset(st->state, "never"), 0, "reset of an unknown counter: 0");
+
+	is_int(o->counter_hit(st->state, "fail:h", 221, 0, &n), -EINVAL, "window 0: -EINVAL");
+	is_int(o->counter_hit(st->state, "fail:h", INT64_MAX - 10, 60, &n), -ERANGE,
+	       "now + window overflows: -ERANGE");
+}
+
+/* ---- kv ---------------------------------------------------------------- */
+
+static void test_kv(struct wgotp_store *st)
+{
+	const struct wgotp_store_ops *o = st->ops;
+	char *v = (char *)"junk";
+
+	is_int(o->kv_get(st->state, "token", 100, &v), -ENOENT, "kv_get absent: -ENOENT");
+	ok(v == NULL, "*val is NULL on error");
+	is_int(o->kv_put(st->state, "token", "eyJ0eXAi.first", 1000), 0, "kv_put");
+	is_int(o->kv_get(st->state, "token", 999, &v), 0, "kv_get before expiry");
+	is_str(v, "eyJ0eXAi.first", "value");
+	free(v);
+	is_int(o->kv_get(st->state, "token", 1000, &v), -ENOENT, "kv_get at expires == now: -ENOENT");
+	is_int(o->kv_put(st->state, "token", "eyJ0eXAi.second", 2000), 0, "kv_put replaces");
+	is_int(o->kv_get(st->state, "token", 1500, &v), 0, "kv_get the replacement");
+	is_str(v, "eyJ0eXAi.second", "new value");
+	free(v);
+	is_int(o->kv_put(st->state, "empty", "", 2000), 0, "an empty value");
+	is_int(o->kv_get(st->state, "empty", 1500, &v), 0, "kv_get empty");
+	is_str(v, "", "is empty");
+	free(v);
+	is_int(o->kv_del(st->state, "token"), 0, "kv_del");
+	is_int(o->kv_del(st->state, "token"), -ENOENT, "kv_del again: -ENOENT");
+	is_int(o->kv_get(st->state, "token", 1500, &v), -ENOENT, "kv_get after del: -ENOENT");
+}
+
+/* ---- sessions ---------------------------------------------------------- */
+
+struct walk {
+	int n;
+	int stop_at;
+	char seen[8][400];
+	struct wgotp_store *st;
+	bool del;
+	int del_ret;
+};
+
+static int walk_cb(void *arg, const struct wgotp_session *s)
+{
+	struct walk *w = arg;
+
+	if (w->n < 8)
+		snprintf(w->seen[w->n], sizeof(w->seen[0]), "%lld %s %s", (long long)s->expires,
+			 s->user, s->device);
+	w->n++;
+	if (w->del)	/* the callback may call the store */
+		w->del_ret |= w->st->ops->session_del(w->st->state, s->user, s->device);
+	if (w->stop_at && w->n == w->stop_at)
+		return 7;
+	return 0;
+}
+
+static void test_sessions(struct wgotp_store *st)
+{
+	const struct wgotp_store_ops *o = st->ops;
+	struct wgotp_session a, out;
+	struct walk w;
+
+	memset(&w, 0, sizeof(w));
+	is_int(o->session_list(st->state, walk_cb, &w), 0, "list with no sessions");
+	is_int(w.n, 0, "no callbacks");
+	is_int(o->session_get(st->state, "h@example.com", "phone", &out), -ENOENT,
+	       "session_get absent: -ENOENT");
+
+	a = mk_session("h@example.com", "phone", 500, "10.8.0.2/32");
+	is_int(o->session_put(st->state, &a), 0, "session_put");
+	is_int(o->session_get(st->state, "h@example.com", "phone", &out), 0, "session_get");
+	ok(session_eq(&a, &out), "every field read back");
+	a = mk_session("h@example.com", "phone", 300, "10.8.0.2/32,fd00::2/128");
+	is_int(o->session_put(st->state, &a), 0, "session_put replaces");
+	is_int(o->session_get(st->state, "h@example.com", "phone", &out), 0, "session_get");
+	ok(session_eq(&a, &out), "the replacement is read back");
+	is_str(out.allowed_ips, "10.8.0.2/32,fd00::2/128", "new allowed_ips");
+
+	a = mk_session("b@example.com", "laptop", 300, "10.8.0.3/32");
+	o->session_put(st->state, &a);
+	a = mk_session("h@example.com", "desk", 300, "10.8.0.4/32");
+	o->session_put(st->state, &a);
+	a = mk_session("z@example.com", "laptop", 100, "10.8.0.5/32");
+	o->session_put(st->state, &a);
+
+	memset(&w, 0, sizeof(w));
+	is_int(o->session_list(st->state, walk_cb, &w), 0, "session_list");
+	is_int(w.n, 4, "four sessions (put replaced, not added)");
+	is_str(w.seen[0], "100 z@example.com laptop", "ordered by expires first");
+	is_str(w.seen[1], "300 b@example.com laptop", "then user");
+	is_str(w.seen[2], "300 h@example.com desk", "then device");
+	is_str(w.seen[3], "300 h@example.com phone", "last");
+
+	memset(&w, 0, sizeof(w));
+	w.stop_at = 2;
+	is_int(o->session_list(st->state, walk_cb, &w), 7, "a non-zero callback return is returned");
+	is_int(w.n, 2, "and stops the walk");
+
+	is_int(o->session_del(st->state, "h@example.com", "desk"), 0, "session_del");
+	is_int(o->session_del(st->state, "h@example.com", "desk"), -ENOENT, "session_del again: -ENOENT");
+	is_int(o->session_get(st->state, "h@example.com", "desk", &out), -ENOENT,
+	       "session_get after del: -ENOENT");
+	is_int(o->session_get(st->state, "h@example.com", "phone", &out), 0,
+	       "the user's other device stays");
+
+	memset(&w, 0, sizeof(w));
+	w.st = st;
+	w.del = true;
+	is_int(o->session_list(st->state, walk_cb, &w), 0, "a callback deleting each session");
+	is_int(w.n, 3, "walked all three");
+	is_int(w.del_ret, 0, "every delete from the callback worked");
+	memset(&w, 0, sizeof(w));
+	o->session_list(st->state, walk_cb, &w);
+	is_int(w.n, 0, "none left");
+}
+
+/* ---- errors from SQLite ------------------------------------------------ */
+
+static void test_busy_and_io(void)
+{
+	char *path = db_path("busy.db");
+	struct wgotp_store *st;
+	struct timespec t0, t1;
+	sqlite3 *db = NULL;
+	char *v = NULL;
+	long ms;
+
+	st = open_store(path, 150);
+	ok(st != NULL, "open with BusyTimeout 150 ms");
+	if (!st)
+		goto cleanup;
+	wgotp_log_set_sink(log_capture, NULL, WGOTP_LOG_DEBUG);
+
+	/* Another writer holds the lock longer than the busy timeout. */
+	sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
+	sqlite3_busy_timeout(db, 1000);
+	is_int(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK, "a writer takes the lock");
+	memset(log_n, 0, sizeof(log_n));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	is_int(st->ops->totp_use_step(st->state, "busy@example.com", 1), -EBUSY,
+	       "locked beyond the busy timeout: -EBUSY");
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	ok(ms >= 120, "waited for the busy timeout first (%ld ms)", ms);
+	is_int(st->ops->challenge_try(st->state, "0123", 1, 5, NULL), -EBUSY,
+	       "a transaction too: -EBUSY");
+	ok(log_n[WGOTP_LOG_WARN] >= 1 && strstr(log_last, "busy"), "logged: %s", log_last);
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	is_int(st->ops->totp_use_step(st->state, "busy@example.com", 1), 0, "works once released");
+
+	/* Any other SQLite failure is -EIO, logged with SQLite's message. */
+	is_int(st->ops->kv_put(st->state, "secret-key", "secret-value", 100), 0, "kv_put");
+	is_int(sqlite3_exec(db, "DROP TABLE kv", NULL, NULL, NULL), SQLITE_OK, "break the schema");
+	memset(log_n, 0, sizeof(log_n));
+	is_int(st->ops->kv_get(st->state, "secret-key", 1, &v), -EIO, "a broken store: -EIO");
+	ok(log_n[WGOTP_LOG_ERR] == 1 && strstr(log_last, "kv"), "logged SQLite's message: %s", log_last);
+	ok(!strstr(log_last, "secret-"), "without the key or value");
+	is_int(st->ops->kv_put(st->state, "secret-key", "secret-value", 100), -EIO, "kv_put: -EIO");
+	is_int(st->ops->totp_use_step(st->state, "busy@example.com", 2), 0, "other tables still work");
+	wgotp_log_set_sink(NULL, NULL, WGOTP_LOG_INFO);
+	sqlite3_close(db);
+	wgotp_store_close(st);
+cleanup:
+	free(path);
+}
+
+/* ---- many processes, many threads -------------------------------------- */
+
+#define N_PROC 4
+#define N_THREAD 4
+#define N_STEPS 150
+#define N_HITS 40
+
+struct shared {
+	uint32_t accepted[N_STEPS + 1];
+	uint32_t seen_count[N_PROC * N_THREAD * N_HITS + 2];
+	uint32_t errors;
+	uint32_t older_accepted;
+};
+
+static struct shared *shm;
+static const char *conc_path;
+
+struct worker {
+	struct wgotp_store *st;	/* shared by threads 0 and 1 of a process */
+	int thread;
+	int what;		/* 0: totp, 1: counter */
+};
+
+static void *worker_run(void *arg)
+{
+	struct worker *w = arg;
+	struct wgotp_store *st = w->st, *own = NULL;
+	int64_t n;
+	int ret;
+
+	if (w->thread >= 2) {	/* threads 2 and 3 have their own connection */
+		own = open_store(conc_path, 30000);
+		if (!own) {
+			__atomic_fetch_add(&shm->errors, 1, __ATOMIC_SEQ_CST);
+			return NULL;
+		}
+		st = own;
+	}
+
+	if (w->what == 0) {
+		for (uint64_t k = 1; k <= N_STEPS; k++) {
+			for (int rep = 0; rep < 2; rep++) {
+				ret = st->ops->totp_use_step(st->state, "race@example.com", k);
+				if (ret == 0)
+					__atomic_fetch_add(&shm->accepted[k], 1, __ATOMIC_SEQ_CST);
+				else if (ret != -EALREADY)
+					__atomic_fetch_add(&shm->errors, 1, __ATOMIC_SEQ_CST);
+			}
+			/* After trying k, no step below k can ever be accepted. */
+			if (k > 1 && k % 3 == 0) {
+				ret = st->ops->totp_use_step(st->state, "race@example.com", k - 1);
+				if (ret == 0)
+					__atomic_fetch_add(&shm->older_accepted, 1, __ATOMIC_SEQ_CST);
+				else if (ret != -EALREADY)
+					__atomic_fetch_add(&shm->errors, 1, __ATOMIC_SEQ_CST);
+			}
+		}
+	} else {
+		for (int i = 0; i < N_HITS; i++) {
+			ret = st->ops->counter_hit(st->state, "race", 5000, 3600, &n);
+			if (ret < 0 || n < 1 || n > N_PROC * N_THREAD * N_HITS)
+				__atomic_fetch_add(&shm->errors, 1, __ATOMIC_SEQ_CST);
+			else
+				__atomic_fetch_add(&shm->seen_count[n], 1, __ATOMIC_SEQ_CST);
+		}
+	}
+	wgotp_store_close(own);
+	return NULL;
+}
+
+/* Fork n children that each wait on the pipe, then run fn(i); returns the
+ * number of children whose exit status was not `want[status]`-counted:
+ * statuses are tallied in counts[0..7]. */
+static int run_children(int n, int (*fn)(int i), int counts[8])
+{
+	pid_t pids[16];
+	int go[2], status, i, bad = 0;
+
+	if (pipe(go) < 0)
+		abort();
+	fflush(stdout);
+	fflush(stderr);
+	for (i = 0; i < n; i++) {
+		pids[i] = fork();
+		if (pids[i] < 0)
+			abort();
+		if (pids[i] == 0) {
+			char c;
+
+			close(go[1]);
+			fn(-1 - i);			/* setup */
+			if (read(go[0], &c, 1) < 0)	/* EOF: go */
+				_exit(7);
+			_exit(fn(i));
+		}
+	}
+	close(go[0]);
+	close(go[1]);
+	for (i = 0; i < n; i++) {
+		if (waitpid(pids[i], &status, 0) < 0 || !WIFEXITED(status)) {
+			bad++;
+			continue;
+		}
+		counts[WEXITSTATUS(status) & 7]++;
+	}
+	return bad;
+}
+
+static struct wgotp_store *child_store;
+
+static int hammer_child(int i, int what)
+{
+	struct worker w[N_THREAD];
+	pthread_t t[N_THREAD];
+	int j;
+
+	if (i < 0) {
+		child_store = open_store(conc_path, 30000);
+		return 0;
+	}
+	if (!child_store)
+		return 1;
+	for (j = 0; j < N_THREAD; j++) {
+		w[j] = (struct worker){ .st = child_store, .thread = j, .what = what };
+		if (pthread_create(&t[j], NULL, worker_run, &w[j]) != 0)
+			return 1;
+	}
+	for (j = 0; j < N_THREAD; j++)
+		pthread_join(t[j], NULL);
+	wgotp_store_close(child_store);
+	return 0;
+}
+
+static int totp_child(int i)
+{
+	return hammer_child(i, 0);
+}
+
+static int counter_child(int i)
+{
+	return hammer_child(i, 1);
+}
+
+static int try_child(int i)
+{
+	struct wgotp_challenge out;
+	int ret;
+
+	if (i < 0) {
+		child_store = open_store(conc_path, 30000);
+		return 0;
+	}
+	if (!child_store)
+		return 5;
+	ret = child_store->ops->challenge_try(child_store->state, "7777777777777777777777777777777a",
+					      1000, 5, &out);
+	wgotp_store_close(child_store);
+	switch (ret) {
+	case 0:
+		return out.tries >= 1 && out.tries <= 5 ? 0 : 6;
+	case -EMLINK:
+		return 1;
+	case -ENOENT:
+		return 2;
+	default:
+		return 3;
+	}
+}
+
+static void test_concurrency(void)
+{
+	char *path = db_path("race.db");
+	struct wgotp_store *st;
+	struct wgotp_challenge c;
+	int counts[8], bad, k, once = 0;
+	uint64_t last = 0;
+	int64_t n = 0;
+
+	shm = mmap(NULL, sizeof(*shm), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (shm == MAP_FAILED)
+		abort();
+	memset(shm, 0, sizeof(*shm));
+	conc_path = path;
+
+	/* Create it first; no connection may cross fork(). */
+	st = open_store(path, 30000);
+	ok(st != NULL, "create the shared database");
+	wgotp_store_close(st);
+
+	/* TOTP replay: each step accepted exactly once overall. */
+	memset(counts, 0, sizeof(counts));
+	bad = run_children(N_PROC, totp_child, counts);
+	ok(bad == 0 && counts[0] == N_PROC, "%d processes x %d threads ran use_step", N_PROC, N_THREAD);
+	for (k = 1; k <= N_STEPS; k++)
+		once += shm->accepted[k] == 1;
+	is_int(once, N_STEPS, "every step accepted exactly once overall");
+	is_int(shm->older_accepted, 0, "no older step accepted after a newer one was tried");
+	is_int(shm->errors, 0, "no errors (busy or otherwise)");
+	st = open_store(path, 30000);
+	if (st)
+		st->ops->totp_last_step(st->state, "race@example.com", &last);
+	is_int(last, N_STEPS, "last step is the highest");
+
+	/* Counters sum exactly, and every count is handed out once. */
+	memset(counts, 0, sizeof(counts));
+	wgotp_store_close(st);
+	bad = run_children(N_PROC, counter_child, counts);
+	ok(bad == 0 && counts[0] == N_PROC, "%d processes x %d threads ran counter_hit", N_PROC, N_THREAD);
+	st = open_store(path, 30000);
+	if (st)
+		st->ops->counter_get(st->state, "race", 5001, &n);
+	is_int(n, N_PROC * N_THREAD * N_HITS, "counter_hit from many processes sums exactly");
+	once = 0;
+	for (k = 1; k <= N_PROC * N_THREAD * N_HITS; k++)
+		once += shm->seen_count[k] == 1;
+	is_int(once, N_PROC * N_THREAD * N_HITS, "every count 1..N returned exactly once");
+	is_int(shm->errors, 0, "no errors");
+
+	/* challenge_try, 5 tries allowed, 8 processes at once. */
+	c = mk_challenge("7777777777777777777777777777777a", "race@example.com", WGOTP_METHOD_EMAIL,
+			 900, 1300);
+	is_int(st ? st->ops->challenge_put(st->state, &c) : -1, 0, "put a challenge with 5 tries");
+	wgotp_store_close(st);
+	memset(counts, 0, sizeof(counts));
+	bad = run_children(8, try_child, counts);
+	is_int(bad, 0, "8 processes exited");
+	is_int(counts[0], 5, "exactly 5 tries succeed");
+	is_int(counts[1], 1, "one gets -EMLINK (and deletes it)");
+	is_int(counts[2], 2, "the rest find it gone (-ENOENT)");
+	is_int(counts[3] + counts[5] + counts[6] + counts[7], 0, "no other outcome");
+	is_int(raw_int(path, "SELECT count(*) FROM challenges"), 0, "the challenge is gone");
+
+	munmap(shm, sizeof(*shm));
+	free(path);
+}
+
+int main(void)
+{
+	struct wgotp_store *st;
+	char *path;
+
+	tmpdir = tu_tmpdir();
+	test_open_modes();
+	test_open_errors();
+
+	path = db_path("ops.db");
+	ops_db = path;
+	st = open_store(path, 5000);
+	ok(st != NULL, "open the store for the operations");
+	if (st) {
+		test_challenges(st);
+		test_challenge_latest(st);
+		test_expire(st, path);
+		test_totp(st, path);
+		test_counters(st);
+		test_kv(st);
+		test_sessions(st);
+		wgotp_store_close(st);
+	}
+	free(path);
+
+	test_busy_and_io();
+	test_concurrency();
+
+	tu_rmdir(tmpdir);
+	return done_testing();
+}
