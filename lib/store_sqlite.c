@@ -36,7 +36,7 @@
 /* Schema, one step per version: sq_migrations[v] takes version v to v + 1. */
 static const char *const sq_migrations[] = {
 	/* 0 -> 1 */
-	"CREATE TABLE challenges ("
+	("CREATE TABLE challenges ("
 	"  id TEXT PRIMARY KEY NOT NULL,"
 	"  user TEXT NOT NULL,"
 	"  method INTEGER NOT NULL,"
@@ -72,7 +72,7 @@ static const char *const sq_migrations[] = {
 	"  key TEXT PRIMARY KEY NOT NULL,"
 	"  val TEXT NOT NULL,"
 	"  expires INTEGER NOT NULL) WITHOUT ROWID;"
-	"CREATE INDEX kv_expires ON kv (expires);",
+	"CREATE INDEX kv_expires ON kv (expires);"),
 };
 
 #define SQ_SCHEMA_VERSION ((int)(sizeof(sq_migrations) / sizeof(sq_migrations[0])))
@@ -113,38 +113,38 @@ static const char *const sq_sql[SQ_N_STMT] = {
 	[SQ_BEGIN] = "BEGIN IMMEDIATE",
 	[SQ_COMMIT] = "COMMIT",
 	[SQ_ROLLBACK] = "ROLLBACK",
-	[SQ_CH_PUT] = "INSERT INTO challenges (" SQ_CHALLENGE_COLS ")"
+	[SQ_CH_PUT] = ("INSERT INTO challenges (" SQ_CHALLENGE_COLS ")"
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-		" ON CONFLICT (id) DO NOTHING",
+		" ON CONFLICT (id) DO NOTHING"),
 	[SQ_CH_GET] = "SELECT " SQ_CHALLENGE_COLS " FROM challenges WHERE id = ?1",
 	[SQ_CH_INC] = "UPDATE challenges SET tries = tries + 1 WHERE id = ?1",
 	[SQ_CH_DEL] = "DELETE FROM challenges WHERE id = ?1",
-	[SQ_CH_LATEST] = "SELECT " SQ_CHALLENGE_COLS " FROM challenges"
+	[SQ_CH_LATEST] = ("SELECT " SQ_CHALLENGE_COLS " FROM challenges"
 		" WHERE user = ?1 AND method = ?2 AND expires > ?3"
-		" ORDER BY created DESC, rowid DESC LIMIT 1",
+		" ORDER BY created DESC, rowid DESC LIMIT 1"),
 	[SQ_EXP_CH] = "DELETE FROM challenges WHERE expires <= ?1",
 	[SQ_EXP_CNT] = "DELETE FROM counters WHERE reset_at <= ?1",
 	[SQ_EXP_KV] = "DELETE FROM kv WHERE expires <= ?1",
-	[SQ_TOTP_USE] = "INSERT INTO totp_steps (user, step) VALUES (?1, ?2)"
+	[SQ_TOTP_USE] = ("INSERT INTO totp_steps (user, step) VALUES (?1, ?2)"
 		" ON CONFLICT (user) DO UPDATE SET step = excluded.step"
 		" WHERE excluded.step > totp_steps.step"
-		" RETURNING step",
+		" RETURNING step"),
 	[SQ_TOTP_GET] = "SELECT step FROM totp_steps WHERE user = ?1",
 	/* In SET, every column reference sees the row as it was. */
-	[SQ_CNT_HIT] = "INSERT INTO counters (key, count, reset_at) VALUES (?1, 1, ?3)"
+	[SQ_CNT_HIT] = ("INSERT INTO counters (key, count, reset_at) VALUES (?1, 1, ?3)"
 		" ON CONFLICT (key) DO UPDATE SET"
 		" count = CASE WHEN counters.reset_at <= ?2 THEN 1 ELSE counters.count + 1 END,"
 		" reset_at = CASE WHEN counters.reset_at <= ?2 THEN ?3 ELSE counters.reset_at END"
-		" RETURNING count",
+		" RETURNING count"),
 	[SQ_CNT_GET] = "SELECT count FROM counters WHERE key = ?1 AND reset_at > ?2",
 	[SQ_CNT_RESET] = "DELETE FROM counters WHERE key = ?1",
-	[SQ_SES_PUT] = "INSERT OR REPLACE INTO sessions (" SQ_SESSION_COLS ")"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[SQ_SES_PUT] = ("INSERT OR REPLACE INTO sessions (" SQ_SESSION_COLS ")"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
 	[SQ_SES_GET] = "SELECT " SQ_SESSION_COLS " FROM sessions WHERE user = ?1 AND device = ?2",
 	[SQ_SES_DEL] = "DELETE FROM sessions WHERE user = ?1 AND device = ?2",
 	[SQ_SES_LIST] = "SELECT " SQ_SESSION_COLS " FROM sessions ORDER BY expires, user, device",
-	[SQ_KV_PUT] = "INSERT INTO kv (key, val, expires) VALUES (?1, ?2, ?3)"
-		" ON CONFLICT (key) DO UPDATE SET val = excluded.val, expires = excluded.expires",
+	[SQ_KV_PUT] = ("INSERT INTO kv (key, val, expires) VALUES (?1, ?2, ?3)"
+		" ON CONFLICT (key) DO UPDATE SET val = excluded.val, expires = excluded.expires"),
 	[SQ_KV_GET] = "SELECT val FROM kv WHERE key = ?1 AND expires > ?2",
 	[SQ_KV_DEL] = "DELETE FROM kv WHERE key = ?1",
 };
