@@ -119,5 +119,8 @@ int wgotp_dir_cache_new(const char *path, struct wgotp_dir_cache **out, struct w
 void wgotp_dir_cache_free(struct wgotp_dir_cache *c);
 const struct wgotp_directory *wgotp_dir_cache_get(struct wgotp_dir_cache *c);
 void wgotp_dir_cache_put(struct wgotp_dir_cache *c, const struct wgotp_directory *d);
+/* How often users.json is stat()ed (default 1000 ms; 0: on every get).
+ * For tests. */
+void wgotp_dir_cache_set_interval_ms(struct wgotp_dir_cache *c, int ms);
 
 #endif
