@@ -1,0 +1,642 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * The daemon's operations (see activator.h): a fixed table of request
+ * handlers (activate, deactivate, list, ping), session expiry and
+ * reconcile. The daemon aborts on out-of-memory (oom()).
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "activator.h"
+#include "audit.h"
+#include "log.h"
+#include "proto.h"
+#include "reconcile.h"
+
+#define MAX_BATCH_DEVICES 64	/* devices of one user in one activation */
+#define EXPIRY_RETRY_SEC 1	/* WireGuard failed: try again this soon */
+
+__attribute__((noreturn)) static void oom(void)
+{
+	log_err("out of memory");
+	abort();
+}
+
+static void *must(void *p)
+{
+	if (!p)
+		oom();
+	return p;
+}
+
+int64_t act_now(void)
+{
+	return loop_now() / NSEC_PER_SEC;
+}
+
+static void arm_expiry(struct activator *a)
+{
+	int64_t next = table_next_expiry(&a->table);
+
+	if (next == SCHED_NONE) {
+		loop_timer_disarm(a->loop, &a->expiry_timer);
+		return;
+	}
+	if (loop_timer_arm(a->loop, &a->expiry_timer,
+			   next > INT64_MAX / NSEC_PER_SEC ? INT64_MAX - 1 : next * NSEC_PER_SEC) < 0)
+		oom();
+}
+
+static void audit(const char *event, const char *origin, const struct wgotp_session *s,
+		  const char *user, const char *result, const char *reason, const char *client,
+		  int64_t duration)
+{
+	struct wgotp_audit au = {
+		.event = event,
+		.origin = origin && *origin ? origin : NULL,
+		.user = s ? s->user : user,
+		.device = s ? s->device : NULL,
+		.client = client,
+		.result = result,
+		.reason = reason,
+		.duration = duration,
+	};
+
+	wgotp_audit(&au);
+}
+
+/* ------------------------------------------------------------------ */
+/* Expiry                                                             */
+
+/* Would removing this key take away a permanent device's peer? */
+static bool key_is_permanent(const struct wgotp_directory *dir, const char *b64)
+{
+	struct wgotp_user *owner = NULL;
+
+	return wgotp_dir_find_key(dir, b64, &owner) && owner && !rc_managed(owner);
+}
+
+static void on_expiry(struct loop *l, struct loop_timer *t)
+{
+	struct activator *a = sched_container_of(t, struct activator, expiry_timer);
+	const struct wgotp_directory *dir = wgotp_dir_cache_get(a->dir);
+	int64_t now = act_now();
+	struct live **due = NULL, *x;
+	struct wg_peer *ch = NULL;
+	size_t n = 0, cap = 0, n_ch = 0;
+	struct wgotp_error err = { "" };
+	int ret;
+
+	while ((x = table_pop_expired(&a->table, now))) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			due = must(reallocarray(due, cap, sizeof(*due)));
+		}
+		due[n++] = x;
+	}
+	if (!n)
+		goto cleanup;
+	ch = must(calloc(n, sizeof(*ch)));
+	for (size_t i = 0; i < n; i++) {
+		if (key_is_permanent(dir, due[i]->s.public_key))
+			continue;
+		memcpy(ch[n_ch].key, due[i]->key, WGOTP_KEY_LEN);
+		ch[n_ch++].remove = true;
+	}
+	/* peers first ... */
+	ret = wg_apply(a->wg, ch, n_ch, &err);
+	if (ret < 0) {
+		log_err("expiry: removing %zu peer(s) failed, retrying in %d s: %s", n_ch,
+			EXPIRY_RETRY_SEC, err.msg);
+		for (size_t i = 0; i < n; i++)
+			if (table_requeue(&a->table, due[i], now + EXPIRY_RETRY_SEC) < 0)
+				oom();
+		goto cleanup;
+	}
+	/* ... then the sessions */
+	for (size_t i = 0; i < n; i++) {
+		ret = a->store->ops->session_del(a->store->state, due[i]->s.user, due[i]->s.device);
+		if (ret < 0 && ret != -ENOENT)
+			log_warn("expiry: deleting the session of %s/%s: %s (the next reconcile retries)",
+				 due[i]->s.user, due[i]->s.device, strerror(-ret));
+		audit("expire", due[i]->s.origin, &due[i]->s, NULL, "accept", "expired", NULL, 0);
+		table_del(&a->table, due[i]);
+	}
+	log_debug("expiry: %zu session(s) ended, %zu peer(s) removed", n, n_ch);
+cleanup:
+	wgotp_dir_cache_put(a->dir, dir);
+	free(due);
+	free(ch);
+	arm_expiry(a);
+}
+
+/* ------------------------------------------------------------------ */
+/* Reconcile                                                          */
+
+struct sess_vec {
+	struct wgotp_session *v;
+	size_t n, cap;
+};
+
+static int collect_session(void *arg, const struct wgotp_session *s)
+{
+	struct sess_vec *sv = arg;
+
+	if (sv->n == sv->cap) {
+		sv->cap = sv->cap ? 2 * sv->cap : 256;
+		sv->v = must(reallocarray(sv->v, sv->cap, sizeof(*sv->v)));
+	}
+	sv->v[sv->n++] = *s;
+	return 0;
+}
+
+/* Plan and apply; mark in ended[] the sessions deleted from the store. */
+static int reconcile_apply(struct activator *a, const struct wgotp_directory *dir,
+			   const struct sess_vec *sv, int64_t now, bool *ended)
+{
+	struct wg_peer_list peers = { 0 };
+	struct rc_plan plan = { 0 };
+	struct wgotp_error err = { "" };
+	int64_t t0 = loop_now();
+	int ret;
+
+	ret = wg_list(a->wg, &peers, &err);
+	if (ret < 0) {
+		log_err("reconcile: listing the peers of %s: %s", a->cfg->interface, err.msg);
+		goto cleanup;
+	}
+	ret = rc_plan(dir, sv->v, sv->n, &peers, now, &plan);
+	if (ret == -ENOMEM)
+		oom();
+	if (ret < 0) {
+		log_err("reconcile: %s", strerror(-ret));
+		goto cleanup;
+	}
+	/* peers first ... */
+	ret = wg_apply(a->wg, plan.changes, plan.n_changes, &err);
+	if (ret < 0) {
+		log_err("reconcile: changing %zu peer(s) of %s: %s", plan.n_changes,
+			a->cfg->interface, err.msg);
+		goto cleanup;
+	}
+	/* ... then the sessions that ended */
+	for (size_t i = 0; i < plan.n_ended; i++) {
+		const struct wgotp_session *s = &sv->v[plan.ended[i]];
+		int r = a->store->ops->session_del(a->store->state, s->user, s->device);
+
+		if (r < 0 && r != -ENOENT)
+			log_warn("reconcile: deleting the session of %s/%s: %s", s->user, s->device,
+				 strerror(-r));
+		else
+			ended[plan.ended[i]] = true;
+		audit("expire", s->origin, s, NULL, "accept",
+		      s->expires <= now ? "expired" : "reconcile", NULL, 0);
+	}
+	log_info("reconcile: %zu session(s), %zu peer(s) on %s: added %zu, removed %zu, "
+		 "%zu expired, %zu stale, %zu permanent added; %.1f ms",
+		 sv->n - plan.n_ended, peers.n, a->cfg->interface, plan.added, plan.removed,
+		 plan.expired, plan.stale, plan.permanent_added,
+		 (double)(loop_now() - t0) / NSEC_PER_MSEC);
+	ret = 0;
+cleanup:
+	rc_plan_free(&plan);
+	wg_peer_list_free(&peers);
+	return ret;
+}
+
+int act_reconcile(struct activator *a)
+{
+	const struct wgotp_directory *dir = wgotp_dir_cache_get(a->dir);
+	struct sess_vec sv = { 0 };
+	bool *ended = NULL;
+	int ret;
+
+	ret = a->store->ops->session_list(a->store->state, collect_session, &sv);
+	if (ret < 0) {
+		log_err("reconcile: reading the sessions: %s", strerror(-ret));
+		goto cleanup;
+	}
+	ended = must(calloc(sv.n + 1, sizeof(*ended)));
+	ret = reconcile_apply(a, dir, &sv, act_now(), ended);
+	/* The table mirrors what the store now holds. If WireGuard could not
+	 * be changed, expired sessions stay and the expiry timer retries. */
+	table_fini(&a->table);
+	for (size_t i = 0; i < sv.n; i++)
+		if (!ended[i] && table_put(&a->table, &sv.v[i], NULL) == -ENOMEM)
+			oom();
+cleanup:
+	wgotp_dir_cache_put(a->dir, dir);
+	free(sv.v);
+	free(ended);
+	arm_expiry(a);
+	return ret;
+}
+
+static void on_reconcile(struct loop *l, struct loop_timer *t)
+{
+	struct activator *a = sched_container_of(t, struct activator, reconcile_timer);
+
+	act_reconcile(a);
+	if (loop_timer_arm(l, t, loop_now() + a->cfg->reconcile_interval * NSEC_PER_SEC) < 0)
+		oom();
+}
+
+/* ------------------------------------------------------------------ */
+/* Requests                                                           */
+
+struct ctx {
+	struct activator *a;
+	const struct proto_request *req;
+	const char *client;		/* "uid=N" for the audit log */
+	const struct wgotp_directory *dir;
+	char user[WGOTP_EMAIL_MAX + 1];	/* lower case */
+	json_object *reply;
+};
+
+static json_object *fail(struct ctx *c, enum proto_status st, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static json_object *fail(struct ctx *c, enum proto_status st, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_object_put(c->reply);
+	c->reply = NULL;
+	return must(proto_error_reply(c->req, st, msg));
+}
+
+/* The devices a request names: one (device or public_key) or all. */
+static json_object *pick_devices(struct ctx *c, const struct wgotp_user *u,
+				 const struct wgotp_device **devs, size_t *n)
+{
+	const struct proto_request *req = c->req;
+
+	*n = 0;
+	for (size_t i = 0; i < u->n_devices; i++) {
+		const struct wgotp_device *d = &u->devices[i];
+
+		if (req->device[0] && strcmp(d->name, req->device) != 0)
+			continue;
+		if (req->public_key[0] && strcmp(d->public_key, req->public_key) != 0)
+			continue;
+		if (*n == MAX_BATCH_DEVICES)
+			return fail(c, PROTO_E_REQUEST, "more than %d devices", MAX_BATCH_DEVICES);
+		devs[(*n)++] = d;
+	}
+	if (*n == 0) {
+		if (req->device[0])
+			return fail(c, PROTO_E_DEVICE, "%s has no device \"%s\"", c->user, req->device);
+		if (req->public_key[0])
+			return fail(c, PROTO_E_DEVICE, "%s has no device with this public key", c->user);
+		return fail(c, PROTO_E_DEVICE, "%s has no device", c->user);
+	}
+	return NULL;
+}
+
+/* The allowed IPs of a session: all the device's, or the subset asked for. */
+static json_object *session_ips(struct ctx *c, const struct wgotp_device *d, char *buf, size_t len)
+{
+	const struct proto_request *req = c->req;
+	char one[64];
+
+	if (!req->has_ips) {
+		if (ips_format(d->allowed_ips, d->n_allowed_ips, buf, len) < 0)
+			return fail(c, PROTO_E_CIDR, "device \"%s\" has too many allowed IPs", d->name);
+		return NULL;
+	}
+	for (size_t i = 0; i < req->n_ips; i++) {
+		bool found = false;
+
+		for (size_t k = 0; k < d->n_allowed_ips && !found; k++) {
+			const struct wgotp_cidr *x = &req->ips[i], *y = &d->allowed_ips[k];
+
+			found = x->family == y->family && x->prefix == y->prefix &&
+				!memcmp(&x->addr, &y->addr, x->family == AF_INET ?
+					sizeof(x->addr.v4) : sizeof(x->addr.v6));
+		}
+		if (!found) {
+			wgotp_cidr_format(&req->ips[i], one, sizeof(one));
+			return fail(c, PROTO_E_CIDR, "%s is not an allowed IP of device \"%s\"", one,
+				    d->name);
+		}
+	}
+	if (ips_format(req->ips, req->n_ips, buf, len) < 0)
+		return fail(c, PROTO_E_CIDR, "too many allowed IPs");
+	return NULL;
+}
+
+static json_object *op_activate(struct ctx *c)
+{
+	struct activator *a = c->a;
+	const struct proto_request *req = c->req;
+	const struct wgotp_user *u = wgotp_dir_find(c->dir, c->user);
+	const struct wgotp_device *devs[MAX_BATCH_DEVICES];
+	struct wgotp_session news[MAX_BATCH_DEVICES], olds[MAX_BATCH_DEVICES];
+	bool had[MAX_BATCH_DEVICES] = { false };
+	struct wg_peer ch[2 * MAX_BATCH_DEVICES];
+	struct wgotp_error err = { "" };
+	size_t n = 0, n_ch = 0, n_stored = 0;
+	int64_t now = act_now(), duration, expires;
+	json_object *r, *arr;
+	int ret;
+
+	if (!u || !u->enabled)
+		return fail(c, PROTO_E_USER, "unknown or disabled user %s", c->user);
+	r = pick_devices(c, u, devs, &n);
+	if (r)
+		return r;
+	if (req->duration > a->cfg->session_max)
+		return fail(c, PROTO_E_DURATION, "duration %" PRId64 " s is over MaxDuration (%" PRId64 " s)",
+			    req->duration, a->cfg->session_max);
+	duration = wgotp_config_session_duration(a->cfg, req->duration);
+	if (duration <= 0)
+		return fail(c, PROTO_E_DURATION, "no session duration allowed by the policy");
+	expires = now + duration;
+
+	for (size_t i = 0; i < n; i++) {
+		struct live *old = table_get(&a->table, c->user, devs[i]->name);
+		struct wgotp_session *s = &news[i];
+
+		memset(s, 0, sizeof(*s));
+		snprintf(s->user, sizeof(s->user), "%s", c->user);
+		snprintf(s->device, sizeof(s->device), "%s", devs[i]->name);
+		memcpy(s->public_key, devs[i]->public_key, sizeof(s->public_key));
+		r = session_ips(c, devs[i], s->allowed_ips, sizeof(s->allowed_ips));
+		if (r)
+			return r;
+		s->created = now;
+		s->expires = expires;
+		snprintf(s->origin, sizeof(s->origin), "%s", req->origin[0] ? req->origin : "admin");
+		if (old) {
+			had[i] = true;
+			olds[i] = old->s;
+			s->created = old->s.created;
+			/* a new login extends; it never shortens */
+			if (old->s.expires > s->expires)
+				s->expires = old->s.expires;
+			/* the device got a new key since: the old peer goes */
+			if (strcmp(old->s.public_key, s->public_key) != 0) {
+				memcpy(ch[n_ch].key, old->key, WGOTP_KEY_LEN);
+				ch[n_ch++].remove = true;
+			}
+		}
+		memcpy(ch[n_ch].key, devs[i]->key, WGOTP_KEY_LEN);
+		ch[n_ch].remove = false;
+		ch[n_ch++].allowed_ips = s->allowed_ips;
+	}
+
+	if (!rc_managed(u)) {
+		/* require_otp = false: always configured, nothing to store */
+		ret = wg_apply(a->wg, ch, n_ch, &err);
+		if (ret < 0)
+			return fail(c, PROTO_E_WIREGUARD, "%s", err.msg);
+		r = must(proto_reply_new(req));
+		json_object_object_add(r, "expires", json_object_new_int64(0));
+		json_object_object_add(r, "permanent", json_object_new_boolean(1));
+		json_object_object_add(r, "sessions", json_object_new_array());
+		return r;
+	}
+
+	/* the sessions first ... */
+	for (n_stored = 0; n_stored < n; n_stored++) {
+		ret = a->store->ops->session_put(a->store->state, &news[n_stored]);
+		if (ret < 0) {
+			snprintf(err.msg, sizeof(err.msg), "storing the session: %s", strerror(-ret));
+			goto undo;
+		}
+	}
+	/* ... then the peers, all in one operation */
+	ret = wg_apply(a->wg, ch, n_ch, &err);
+	if (ret < 0)
+		goto undo;
+
+	r = must(proto_reply_new(req));
+	arr = must(json_object_new_array());
+	for (size_t i = 0; i < n; i++) {
+		if (table_put(&a->table, &news[i], NULL) < 0)
+			oom();
+		json_object_array_add(arr, must(proto_session_json(&news[i])));
+		audit("activate", req->origin, &news[i], NULL, "accept", had[i] ? "extended" : "new",
+		      c->client, news[i].expires - now);
+	}
+	json_object_object_add(r, "expires", json_object_new_int64(news[0].expires));
+	json_object_object_add(r, "permanent", json_object_new_boolean(0));
+	json_object_object_add(r, "sessions", arr);
+	arm_expiry(a);
+	return r;
+
+undo:
+	/* Put the store back as it was: nothing changed for the caller. */
+	for (size_t i = 0; i < n_stored; i++) {
+		if (had[i])
+			a->store->ops->session_put(a->store->state, &olds[i]);
+		else
+			a->store->ops->session_del(a->store->state, news[i].user, news[i].device);
+	}
+	audit("activate", req->origin, NULL, c->user, "error", n_stored < n ? "store" : "wireguard",
+	      c->client, 0);
+	return fail(c, n_stored < n ? PROTO_E_STORE : PROTO_E_WIREGUARD, "%s", err.msg);
+}
+
+static json_object *op_deactivate(struct ctx *c)
+{
+	struct activator *a = c->a;
+	const struct proto_request *req = c->req;
+	struct table_iter it;
+	struct live **hit = NULL;
+	struct wg_peer *ch = NULL;
+	size_t n = 0, n_ch = 0;
+	struct wgotp_error err = { "" };
+	json_object *r = NULL, *arr;
+	int ret;
+
+	for (struct live *l = table_first(&a->table, &it); l; l = table_next(&a->table, &it)) {
+		if (strcmp(l->s.user, c->user) != 0)
+			continue;
+		if (req->device[0] && strcmp(l->s.device, req->device) != 0)
+			continue;
+		if (req->public_key[0] && strcmp(l->s.public_key, req->public_key) != 0)
+			continue;
+		hit = must(reallocarray(hit, n + 1, sizeof(*hit)));
+		hit[n++] = l;
+	}
+	if (n == 0) {
+		/* Nothing live: fine if the user and device exist (idempotent). */
+		const struct wgotp_user *u = wgotp_dir_find(c->dir, c->user);
+		const struct wgotp_device *devs[MAX_BATCH_DEVICES];
+
+		if (!u) {
+			r = fail(c, PROTO_E_USER, "unknown user %s", c->user);
+			goto cleanup;
+		}
+		r = pick_devices(c, u, devs, &n_ch);
+		if (r)
+			goto cleanup;
+	}
+	ch = must(calloc(n + 1, sizeof(*ch)));
+	n_ch = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct wgotp_directory *dir = c->dir;
+
+		if (key_is_permanent(dir, hit[i]->s.public_key))
+			continue;
+		memcpy(ch[n_ch].key, hit[i]->key, WGOTP_KEY_LEN);
+		ch[n_ch++].remove = true;
+	}
+	/* the peers first ... */
+	ret = wg_apply(a->wg, ch, n_ch, &err);
+	if (ret < 0) {
+		audit("deactivate", req->origin, NULL, c->user, "error", "wireguard", c->client, 0);
+		r = fail(c, PROTO_E_WIREGUARD, "%s", err.msg);
+		goto cleanup;
+	}
+	/* ... then the sessions */
+	r = must(proto_reply_new(req));
+	arr = must(json_object_new_array());
+	for (size_t i = 0; i < n; i++) {
+		ret = a->store->ops->session_del(a->store->state, hit[i]->s.user, hit[i]->s.device);
+		if (ret < 0 && ret != -ENOENT)
+			log_warn("deactivate: deleting the session of %s/%s: %s (the next reconcile retries)",
+				 hit[i]->s.user, hit[i]->s.device, strerror(-ret));
+		audit("deactivate", req->origin, &hit[i]->s, NULL, "accept", "deactivated", c->client, 0);
+		json_object_array_add(arr, must(proto_session_json(&hit[i]->s)));
+		table_del(&a->table, hit[i]);
+	}
+	json_object_object_add(r, "ended", json_object_new_int64((int64_t)n));
+	json_object_object_add(r, "sessions", arr);
+	arm_expiry(a);
+cleanup:
+	free(hit);
+	free(ch);
+	return r;
+}
+
+static json_object *op_list(struct ctx *c)
+{
+	struct table_iter it;
+	json_object *r = must(proto_reply_new(c->req)), *arr = must(json_object_new_array());
+
+	for (struct live *l = table_first(&c->a->table, &it); l; l = table_next(&c->a->table, &it)) {
+		if (c->user[0] && strcmp(l->s.user, c->user) != 0)
+			continue;
+		json_object_array_add(arr, must(proto_session_json(&l->s)));
+	}
+	json_object_object_add(r, "sessions", arr);
+	return r;
+}
+
+static json_object *op_ping(struct ctx *c)
+{
+	struct activator *a = c->a;
+	json_object *r = must(proto_reply_new(c->req));
+
+	json_object_object_add(r, "interface", json_object_new_string(a->cfg->interface));
+	json_object_object_add(r, "backend", json_object_new_string(wg_backend_name(a->wg)));
+	json_object_object_add(r, "sessions", json_object_new_int64((int64_t)a->table.n));
+	json_object_object_add(r, "uptime", json_object_new_int64(act_now() - a->started));
+	json_object_object_add(r, "pid", json_object_new_int64(getpid()));
+	return r;
+}
+
+static json_object *(*const handlers[])(struct ctx *) = {
+	[PROTO_OP_ACTIVATE] = op_activate,
+	[PROTO_OP_DEACTIVATE] = op_deactivate,
+	[PROTO_OP_LIST] = op_list,
+	[PROTO_OP_PING] = op_ping,
+};
+
+char *act_handle(struct activator *a, const char *msg, size_t len, const struct ucred *cred,
+		 size_t *reply_len)
+{
+	struct proto_request req;
+	struct proto_error perr;
+	struct ctx c = { .a = a, .req = &req };
+	char client[32];
+	json_object *reply;
+	char *out;
+
+	snprintf(client, sizeof(client), "uid=%u", cred ? (unsigned int)cred->uid : 0u);
+	c.client = client;
+	if (proto_parse_request(msg, len, &req, &perr) < 0) {
+		log_info("control: %s: refused %s: %s", client, proto_status_name(perr.status), perr.msg);
+		reply = must(proto_error_reply(&req, perr.status, perr.msg));
+		goto send;
+	}
+	for (size_t i = 0; req.user[i] && i < sizeof(c.user) - 1; i++)
+		c.user[i] = (char)tolower((unsigned char)req.user[i]);
+	c.dir = wgotp_dir_cache_get(a->dir);
+	reply = handlers[req.op](&c);
+	wgotp_dir_cache_put(a->dir, c.dir);
+send:
+	out = proto_reply_finish(reply, reply_len);
+	proto_request_release(&req);
+	return must(out);
+}
+
+/* ------------------------------------------------------------------ */
+
+int act_init(struct activator *a, const struct wgotp_config *cfg, struct loop *loop,
+	     struct wgotp_error *err)
+{
+	int ret;
+
+	memset(a, 0, sizeof(*a));
+	a->cfg = cfg;
+	a->loop = loop;
+	a->started = act_now();
+	table_init(&a->table);
+	loop_timer_init(&a->expiry_timer, on_expiry);
+	loop_timer_init(&a->reconcile_timer, on_reconcile);
+
+	/* Without the directory we could not tell managed peers from others:
+	 * refuse to start rather than guess. */
+	ret = wgotp_dir_cache_new(cfg->directory, &a->dir, err);
+	if (ret < 0)
+		goto cleanup;
+	wgotp_dir_cache_set_interval_ms(a->dir, 0);
+	ret = wgotp_store_open(cfg, &a->store, err);
+	if (ret < 0)
+		goto cleanup;
+	ret = wg_open(cfg, &a->wg, err);
+	if (ret < 0)
+		goto cleanup;
+	if (loop) {
+		ret = loop_timer_arm(loop, &a->reconcile_timer,
+				     loop_now() + cfg->reconcile_interval * NSEC_PER_SEC);
+		if (ret < 0)
+			goto cleanup;
+	}
+	ret = 0;
+cleanup:
+	if (ret < 0)
+		act_fini(a);
+	return ret;
+}
+
+void act_fini(struct activator *a)
+{
+	if (a->loop) {
+		loop_timer_disarm(a->loop, &a->expiry_timer);
+		loop_timer_disarm(a->loop, &a->reconcile_timer);
+	}
+	table_fini(&a->table);
+	wg_close(a->wg);
+	a->wg = NULL;
+	if (a->store)
+		wgotp_store_close(a->store);
+	a->store = NULL;
+	if (a->dir)
+		wgotp_dir_cache_free(a->dir);
+	a->dir = NULL;
+}

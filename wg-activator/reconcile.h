@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Reconcile: what must change so the interface matches the sessions.
+ * rc_plan() is pure (directory, sessions, peers and now in; changes out),
+ * so it is unit-tested without WireGuard. The rules:
+ *
+ *  - a session whose user is gone or disabled, whose device is gone or
+ *    has another key now, or that has expired, ends: its peer is removed
+ *    (if present), then the session is deleted;
+ *  - a session of a user with require_otp = false is deleted (that
+ *    user's devices are permanent, no session is needed);
+ *  - a live session whose peer is missing gets it (re-)added;
+ *  - a peer whose key is a managed device (require_otp = true, or the
+ *    user disabled) and has no live session is removed;
+ *  - a device of an enabled user with require_otp = false is always
+ *    present: added if missing;
+ *  - a peer whose key is no enrolled device is never touched.
+ */
+#ifndef WGA_RECONCILE_H
+#define WGA_RECONCILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "directory.h"
+#include "store.h"
+#include "wg.h"
+
+/* The directory's device keys, sorted for lookups by key. */
+struct dir_key {
+	uint8_t key[WGOTP_KEY_LEN];
+	const struct wgotp_user *user;
+	const struct wgotp_device *device;
+};
+
+struct dir_index {
+	struct dir_key *keys;
+	size_t n;
+};
+
+int dir_index_build(const struct wgotp_directory *dir, struct dir_index *out);
+const struct dir_key *dir_index_find(const struct dir_index *ix, const uint8_t key[WGOTP_KEY_LEN]);
+void dir_index_free(struct dir_index *ix);
+
+/* Is a device of this user configured only while a session lives? */
+static inline bool rc_managed(const struct wgotp_user *u)
+{
+	return u->require_otp || !u->enabled;
+}
+
+struct rc_plan {
+	struct wg_peer *changes;	/* one batch for wg_apply() */
+	size_t n_changes;
+	size_t *ended;			/* indexes of sessions to delete afterwards */
+	size_t n_ended;
+	char **texts;			/* allowed-ips strings the plan owns */
+	size_t n_texts;
+	/* for the log */
+	size_t added, removed, expired, stale, permanent_added;
+};
+
+int rc_plan(const struct wgotp_directory *dir, const struct wgotp_session *sessions,
+	    size_t n_sessions, const struct wg_peer_list *peers, int64_t now,
+	    struct rc_plan *out);
+void rc_plan_free(struct rc_plan *p);
+
+#endif
