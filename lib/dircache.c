@@ -175,6 +175,18 @@ void wgotp_dir_cache_set_interval_ms(struct wgotp_dir_cache *c, int ms)
 	pthread_mutex_unlock(&c->lock);
 }
 
+size_t wgotp_dir_cache_live(struct wgotp_dir_cache *c)
+{
+	struct snapshot *s;
+	size_t n = 1;
+
+	pthread_mutex_lock(&c->lock);
+	for (s = c->replaced; s; s = s->next)
+		n++;
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
 /* Reload when the file changed; called with the lock held, which it
  * drops while loading. */
 static void maybe_reload(struct wgotp_dir_cache *c)

@@ -122,5 +122,8 @@ void wgotp_dir_cache_put(struct wgotp_dir_cache *c, const struct wgotp_directory
 /* How often users.json is stat()ed (default 1000 ms; 0: on every get).
  * For tests. */
 void wgotp_dir_cache_set_interval_ms(struct wgotp_dir_cache *c, int ms);
+/* Snapshots alive: the current one and replaced ones still referenced.
+ * For tests. */
+size_t wgotp_dir_cache_live(struct wgotp_dir_cache *c);
 
 #endif

@@ -118,8 +118,6 @@ int wgotp_base32_decode(const char *in, uint8_t *out, size_t outlen)
 	}
 	if (npad && npad != (8 - nchars % 8) % 8)
 		goto cleanup;
-	if (npad && nchars % 8 == 0)
-		goto cleanup;
 	need = nchars * 5 / 8;
 	if (need > outlen) {
 		ret = -ENOBUFS;

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -458,6 +459,23 @@ static void test_save(const char *tmp)
 	d->users[0].devices[0].allowed_ips[0].prefix = 24;	/* 10.8.0.2/24: host bits */
 	is_int(wgotp_dir_save(d, path, &err), -EINVAL, "save refuses host bits");
 	d->users[0].devices[0].allowed_ips[0].prefix = 32;
+	{
+		/* A rename that fails (the target is a directory) leaves no
+		 * temporary file behind. */
+		char *sub = fmt("%s/sub", tmp), *target = fmt("%s/sub/users.json", tmp), *inner;
+
+		if (mkdir(sub, 0700) || mkdir(target, 0700))
+			abort();
+		inner = tu_write(target, "keep", "x", 0600);
+		ok(wgotp_dir_save(d, target, &err) < 0, "save over a directory fails: %s", err.msg);
+		is_int(count_entries(sub), 1, "  and leaves no temporary file");
+		unlink(inner);
+		rmdir(target);
+		rmdir(sub);
+		free(inner);
+		free(target);
+		free(sub);
+	}
 	is_int(wgotp_dir_save(d, "/nonexistent/dir/users.json", &err), -ENOENT,
 	       "save into a missing directory: -ENOENT");
 	is_int(wgotp_dir_save(d, path, &err), 0, "save after undoing");
@@ -587,7 +605,7 @@ static void replace(const char *tmp, const char *path, const char *text)
 
 struct reader {
 	struct wgotp_dir_cache *c;
-	volatile bool *stop;
+	atomic_bool *stop;
 	int bad;
 	long rounds;
 };
@@ -597,7 +615,7 @@ static void *reader_main(void *arg)
 	struct reader *r = arg;
 	const struct wgotp_directory *d;
 
-	while (!*r->stop) {
+	while (!atomic_load(r->stop)) {
 		d = wgotp_dir_cache_get(r->c);
 		if (!d || d->n_users < 2 || !wgotp_dir_find(d, "alice@example.com") ||
 		    strcmp(d->users[0].devices[0].public_key, K1))
@@ -648,7 +666,9 @@ static void test_cache(const char *tmp)
 	ok(d1->n_users == 2 && !strcmp(d1->users[0].email, "alice@example.com") &&
 	   !strcmp(d1->users[1].devices[0].public_key, K2) && !wgotp_dir_find(d1, "carol@example.com"),
 	   "a snapshot held across a reload stays valid");
+	is_int(wgotp_dir_cache_live(c), 2, "the replaced snapshot lives while referenced");
 	wgotp_dir_cache_put(c, d1);
+	is_int(wgotp_dir_cache_live(c), 1, "and is freed when its last reference is put");
 	d3 = wgotp_dir_cache_get(c);
 	ok(d3 == d2, "no change, no reload");
 	wgotp_dir_cache_put(c, d3);
@@ -707,10 +727,11 @@ static void test_cache(const char *tmp)
 	wgotp_dir_cache_put(c, d2);
 	ok(d1->n_users == 3 && wgotp_dir_find(d1, "karol@example.com"), "the old snapshot still readable");
 	wgotp_dir_cache_put(c, d1);
+	is_int(wgotp_dir_cache_live(c), 1, "one snapshot left");
 
 	/* Readers in threads while the file changes under them. */
 	{
-		volatile bool stop = false;
+		atomic_bool stop = false;
 		struct reader r[4];
 		pthread_t th[4];
 		int bad_total = 0, n;
@@ -725,7 +746,7 @@ static void test_cache(const char *tmp)
 			replace(tmp, path, i % 2 ? v : w);
 			usleep(2000);
 		}
-		stop = true;
+		atomic_store(&stop, true);
 		for (n = 0; n < 4; n++) {
 			pthread_join(th[n], NULL);
 			bad_total += r[n].bad;
@@ -733,6 +754,7 @@ static void test_cache(const char *tmp)
 		}
 		is_int(bad_total, 0, "4 reader threads across 40 reloads saw only whole snapshots (%ld reads)",
 		       rounds);
+		is_int(wgotp_dir_cache_live(c), 1, "  and every replaced snapshot was freed");
 	}
 	free(w);
 cleanup:

@@ -286,6 +286,40 @@ static void test_key_malformed(void)
 	ok(all_zero(key, 32), "  and zeroes the key");
 }
 
+/* Every byte value as the first of 8 base32 characters, and as the
+ * first of 2 hex digits: accepted exactly when in the alphabet, with the
+ * alphabet's value. */
+static void test_every_char(void)
+{
+	static const char b32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+	static const char hexd[] = "0123456789abcdef";
+	uint8_t out[5];
+	char s[9];
+	int c, r, wrong32 = 0, wronghex = 0;
+
+	for (c = 1; c < 256; c++) {
+		int up = c >= 'a' && c <= 'z' ? c - 32 : c;
+		const char *p = c < 128 ? strchr(b32, up) : NULL;
+		const char *h = c < 128 ? strchr(hexd, c >= 'A' && c <= 'Z' ? c + 32 : c) : NULL;
+
+		if (c == ' ' || c == '=')
+			continue;	/* structural, tested elsewhere */
+		memcpy(s, "AAAAAAAA", 9);
+		s[0] = (char)c;
+		r = wgotp_base32_decode(s, out, sizeof(out));
+		if (p ? r != 5 || out[0] >> 3 != p - b32 : r != -EINVAL)
+			wrong32++;
+		s[0] = (char)c;
+		s[1] = '0';
+		s[2] = '\0';
+		r = wgotp_hex_decode(s, out, sizeof(out));
+		if (h ? r != 1 || out[0] >> 4 != h - hexd : r != -EINVAL)
+			wronghex++;
+	}
+	is_int(wrong32, 0, "base32: each byte value decodes as the alphabet says");
+	is_int(wronghex, 0, "hex: each byte value decodes as the alphabet says");
+}
+
 static void test_hex(void)
 {
 	uint8_t out[8];
@@ -319,6 +353,7 @@ int main(void)
 	test_key_roundtrip();
 	test_key_every_char();
 	test_key_malformed();
+	test_every_char();
 	test_hex();
 	return done_testing();
 }
