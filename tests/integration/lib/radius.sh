@@ -202,8 +202,12 @@ EOF2
 		"$top_srcdir/raddb/mods-available/wgotp" > "$rd/mods-enabled/wgotp"
 	if [ -n "${RAD_MODULE_EXTRA:-}" ]; then
 		# before the closing brace of the module section
+		# (an item given here replaces the shipped one: freeradius
+		# would take the first of two)
 		awk -v extra="$RAD_MODULE_EXTRA" '
+			BEGIN { n = split(extra, l, "\n"); for (i = 1; i <= n; i++) { split(l[i], f, " "); k[f[1]] = 1 } }
 			/^}/ && !done { print extra; done = 1 }
+			($1 in k) && $2 == "=" { next }
 			{ print }' "$rd/mods-enabled/wgotp" > "$rd/mods-enabled/wgotp.tmp"
 		mv "$rd/mods-enabled/wgotp.tmp" "$rd/mods-enabled/wgotp"
 	fi
@@ -221,7 +225,9 @@ listen {
 EOF2
 }
 
-# Add a PAP baseline (the benchmark): users from a files module.
+# Add a PAP baseline (the benchmark) on port RAD_PORT + 3: every user's
+# password is "<User-Name>-secret". Its listener has its own clients, so
+# loopback requests to it stay in this virtual server.
 rad_enable_pap_baseline() {
 	rd=$RAD_DIR/raddb
 	cat > "$rd/mods-enabled/pap" <<'EOF2'
@@ -230,11 +236,19 @@ pap {
 }
 EOF2
 	cat > "$rd/sites-enabled/pap" <<EOF2
+clients pap_clients {
+	client localhost {
+		ipaddr = 127.0.0.1
+		secret = $RAD_SECRET
+		require_message_authenticator = yes
+	}
+}
 server pap {
 	listen {
 		type = auth
 		ipaddr = 127.0.0.1
 		port = $((RAD_PORT + 3))
+		clients = pap_clients
 	}
 	authorize {
 		update control {
@@ -249,13 +263,6 @@ server pap {
 	}
 	post-auth {
 	}
-}
-EOF2
-	cat >> "$rd/clients.conf" <<EOF2
-client localhost-pap {
-	ipaddr = 127.0.0.2
-	secret = $RAD_SECRET
-	virtual_server = pap
 }
 EOF2
 }
@@ -305,7 +312,10 @@ rad_totp() {
 
 rad_start() {
 	fr=$(rad_find_freeradius)
-	${RAD_FR_ENV:-} "$fr" -X -d "$RAD_DIR/raddb" -n radiusd -l "$RAD_LOG" ${RAD_FR_ARGS:-} > "$RAD_LOG.stdout" 2>&1 &
+	# a fresh log: readiness is read from it
+	[ -f "$RAD_LOG" ] && mv "$RAD_LOG" "$RAD_LOG.$(date +%s%N)"
+	: > "$RAD_LOG.stdout"
+	${RAD_FR_ENV:-} "$fr" ${RAD_FR_MODE:--X} -d "$RAD_DIR/raddb" -n radiusd -l "$RAD_LOG" ${RAD_FR_ARGS:-} > "$RAD_LOG.stdout" 2>&1 &
 	RAD_SERVER_PID=$!
 	for _i in $(seq 1 100); do
 		if grep -q 'Ready to process requests' "$RAD_LOG" "$RAD_LOG.stdout" 2>/dev/null; then

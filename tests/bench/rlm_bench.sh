@@ -1,0 +1,83 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Access-Requests per second and p99 latency of rlm_wgotp (TOTP single
+# pass, each request a different user with a valid code) against a PAP
+# baseline on the same freeradius, in the same run; prints the ratio.
+# Target: wgotp >= 0.8 x PAP.
+#
+#   make -C tests bench/radload
+#   top_srcdir=... top_builddir=... sh tests/bench/rlm_bench.sh [USERS] [INFLIGHT]
+#
+# Post-auth activation is off (activate = no): this measures the RADIUS
+# path and the login flow (directory, TOTP, the SQLite replay store), not
+# WireGuard.
+set -u
+. "$top_srcdir/tests/integration/lib/radius.sh"
+rad_require
+N=${1:-4000}
+INFLIGHT=${2:-64}
+RADLOAD=${RADLOAD:-$top_builddir/tests/bench/radload}
+[ -x "$RADLOAD" ] || { echo "build $RADLOAD first (make -C tests bench/radload)" >&2; exit 2; }
+command -v python3 >/dev/null || { echo "python3 needed" >&2; exit 2; }
+
+# Threaded, without debug output (-X would be single-threaded and verbose).
+RAD_FR_MODE=${RAD_FR_MODE:--f}
+RAD_THREADS=${RAD_THREADS:-8}
+RAD_ACTIVATE=no
+rad_init
+rad_enable_pap_baseline
+
+# N TOTP users with random secrets; the codes are computed just before the
+# run (valid for the current step +-1 window).
+python3 - "$N" "$RAD_USERS" "$RAD_DIR/secrets.tsv" <<'PY'
+import base64, json, os, sys
+n, users, secrets = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+u = {}
+with open(secrets, "w") as f:
+    for i in range(n):
+        s = base64.b32encode(os.urandom(20)).decode().rstrip("=")
+        email = "user%d@bench.example" % i
+        u[email] = {"method": "totp", "totp_secret": s, "totp_state": "active",
+                    "enabled": True, "require_otp": True, "devices": []}
+        f.write("%s\t%s\n" % (email, s))
+json.dump({"version": 1, "users": u}, open(users + ".tmp", "w"))
+os.rename(users + ".tmp", users)
+PY
+rad_start || exit 1
+
+python3 - "$RAD_DIR/secrets.tsv" "$RAD_DIR/wgotp.tsv" "$RAD_DIR/pap.tsv" <<'PY'
+import base64, hashlib, hmac, struct, sys, time
+def totp(s, t):
+    k = base64.b32decode(s + "=" * (-len(s) % 8))
+    h = hmac.new(k, struct.pack(">Q", int(t) // 30), hashlib.sha1).digest()
+    o = h[-1] & 15
+    return "%06d" % ((struct.unpack(">I", h[o:o + 4])[0] & 0x7fffffff) % 1000000)
+now = time.time()
+with open(sys.argv[1]) as f, open(sys.argv[2], "w") as w, open(sys.argv[3], "w") as p:
+    for line in f:
+        email, s = line.rstrip("\n").split("\t")
+        w.write("%s\t%s\n" % (email, totp(s, now)))
+        p.write("%s\t%s-secret\n" % (email, email))
+PY
+
+# Warm up both paths (thread pool, page cache), then measure PAP, wgotp, PAP.
+head -n 200 "$RAD_DIR/pap.tsv" > "$RAD_DIR/warm.tsv"
+"$RADLOAD" -s 127.0.0.1:$((RAD_PORT + 3)) -S "$RAD_SECRET" -f "$RAD_DIR/warm.tsv" -c "$INFLIGHT" -l warmup >/dev/null
+pap() {
+	"$RADLOAD" -s 127.0.0.1:$((RAD_PORT + 3)) -S "$RAD_SECRET" -f "$RAD_DIR/pap.tsv" -c "$INFLIGHT" -l "$1"
+}
+pap pap1 | tee "$RAD_DIR/pap1.out"
+"$RADLOAD" -s 127.0.0.1:$RAD_PORT -S "$RAD_SECRET" -f "$RAD_DIR/wgotp.tsv" -c "$INFLIGHT" -l wgotp-totp |
+	tee "$RAD_DIR/wgotp.out"
+pap pap2 | tee "$RAD_DIR/pap2.out"
+
+val() { sed -n "s/.* $2=\([0-9.]*\).*/\1/p" "$1"; }
+awk -v p1="$(val "$RAD_DIR/pap1.out" rps)" -v p2="$(val "$RAD_DIR/pap2.out" rps)" \
+    -v w="$(val "$RAD_DIR/wgotp.out" rps)" -v acc="$(val "$RAD_DIR/wgotp.out" accept)" -v n="$N" \
+    -v wp99="$(val "$RAD_DIR/wgotp.out" p99_ms)" -v pp99="$(val "$RAD_DIR/pap1.out" p99_ms)" 'BEGIN {
+	pap = (p1 + p2) / 2
+	printf "ratio wgotp/PAP: %.2f (wgotp %.0f req/s p99 %.2f ms; PAP %.0f req/s p99 %.2f ms; %d/%d wgotp accepted)\n",
+		w / pap, w, wp99, pap, pp99, acc, n
+	exit (acc == n && w / pap >= 0.8) ? 0 : 1
+}'
