@@ -139,11 +139,13 @@ static const struct key keys[] = {
 	{ "Graph", "PrivateKeyFile", T_PATH, F(graph_private_key_file), 0, 0, "", NULL },
 	{ "Graph", "Authority", T_STR, F(graph_authority), 0, 0, "https://login.microsoftonline.com", NULL },
 	{ "Graph", "URL", T_STR, F(graph_url), 0, 0, "https://graph.microsoft.com", NULL },
+	{ "Graph", "Scope", T_STR, F(graph_scope), 0, 0, "https://graph.microsoft.com/.default", NULL },
 
 	{ "SMTP", "URL", T_STR, F(smtp_url), 0, 0, "", NULL },
 	{ "SMTP", "Auth", T_ENUM, F(smtp_auth), 0, 0, "none", smtp_auths },
 	{ "SMTP", "Username", T_STR, F(smtp_username), 0, 0, "", NULL },
 	{ "SMTP", "PasswordFile", T_PATH, F(smtp_password_file), 0, 0, "", NULL },
+	{ "SMTP", "OAuthScope", T_STR, F(smtp_oauth_scope), 0, 0, "https://outlook.office365.com/.default", NULL },
 
 	{ "Sendmail", "Path", T_PATH, F(sendmail_path), 0, 0, "/usr/sbin/sendmail", NULL },
 };

@@ -126,12 +126,14 @@ struct wgotp_config {
 	char *graph_private_key_file;	/* PrivateKeyFile (PEM) */
 	char *graph_authority;		/* Authority = https://login.microsoftonline.com */
 	char *graph_url;		/* URL = https://graph.microsoft.com */
+	char *graph_scope;		/* Scope = https://graph.microsoft.com/.default */
 
 	/* [SMTP] */
 	char *smtp_url;			/* URL = smtp://host:587 or smtps://host:465 */
 	enum wgotp_smtp_auth smtp_auth;	/* Auth = none | plain | xoauth2 */
 	char *smtp_username;		/* Username */
 	char *smtp_password_file;	/* PasswordFile */
+	char *smtp_oauth_scope;		/* OAuthScope = https://outlook.office365.com/.default (xoauth2) */
 
 	/* [Sendmail] */
 	char *sendmail_path;		/* Path = /usr/sbin/sendmail */
