@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The mail transports, built from [Mail] Transport: graph (Microsoft 365
+ * Graph sendMail), smtp (STARTTLS or SMTPS; plain or XOAUTH2), sendmail.
+ * The result is a struct wgotp_mailer (mailer.h) for the login flow.
+ *
+ * Every send is bounded by [Mail] Timeout (default 8 s): a RADIUS worker
+ * never waits longer, and a send that cannot finish in time fails with
+ * -ETIMEDOUT. Errors come back in err (the caller logs them; they name
+ * Graph's error code and message, never the code or a secret); retries
+ * after a 401, 429 or 503 are logged as warnings when they happen.
+ */
+#ifndef WGOTP_MAIL_H
+#define WGOTP_MAIL_H
+
+#include "conf.h"
+#include "error.h"
+#include "mailer.h"
+#include "store.h"
+
+/*
+ * Check the mail settings, load the templates and credentials and fill
+ * *out. store (may be NULL) holds the shared OAuth token cache and must
+ * outlive the mailer. WGOTP_MAIL_NONE: -ENOSYS. Free with
+ * out->free(out->arg).
+ */
+int wgotp_mailer_from_config(const struct wgotp_config *cfg, struct wgotp_store *store,
+			     struct wgotp_mailer *out, struct wgotp_error *err);
+
+/* The transport's name ("graph", "smtp", "sendmail") of a mailer made here. */
+const char *wgotp_mailer_transport(const struct wgotp_mailer *m);
+
+#endif
