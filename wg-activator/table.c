@@ -29,6 +29,7 @@ void table_init(struct table *t)
 
 void table_fini(struct table *t)
 {
+	sched_fini(&t->heap);	/* first: it touches the entries */
 	for (size_t b = 0; b < t->n_buckets; b++) {
 		struct live *l = t->buckets[b], *next;
 
@@ -38,7 +39,6 @@ void table_fini(struct table *t)
 		}
 	}
 	free(t->buckets);
-	sched_fini(&t->heap);
 	table_init(t);
 }
 
