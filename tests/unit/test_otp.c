@@ -54,7 +54,7 @@ static void test_oathtool(void)
 {
 	const char *b32 = "JBSWY3DPEHPK3PXP";
 	struct wgotp_totp_params p = { .digits = 6, .period = 30, .window = 1 };
-	int64_t times[] = { 0, 59, 1700000000, 1700000029, 1999999999 };
+	int64_t times[] = { 30, 59, 1700000000, 1700000029, 1999999999 };
 	char cmd[256], got[32], out[16];
 	FILE *fp;
 
