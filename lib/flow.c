@@ -299,17 +299,20 @@ static void identify(const struct wgotp_flow *f, const struct wgotp_directory *d
 		s->real = true;
 }
 
-static int rate_limited(struct wgotp_flow *f, const struct subject *s, int64_t now, bool *limited)
+/* Reads the user's failure count into *failures (kept so that a success
+ * writes the counter only when there is something to clear). */
+static int rate_limited(struct wgotp_flow *f, const struct subject *s, int64_t now,
+			int64_t *failures, bool *limited)
 {
 	char key[COUNTER_KEY_MAX];
-	int64_t n = 0;
 	int ret;
 
+	*failures = 0;
 	counter_key(key, "fail", s->name);
-	ret = f->store->ops->counter_get(f->store->state, key, now, &n);
+	ret = f->store->ops->counter_get(f->store->state, key, now, failures);
 	if (ret < 0)
 		return ret;
-	*limited = n >= f->cfg->ratelimit_max_failures;
+	*limited = *failures >= f->cfg->ratelimit_max_failures;
 	return 0;
 }
 
@@ -322,10 +325,12 @@ static int count_failure(struct wgotp_flow *f, const struct subject *s, int64_t 
 	return f->store->ops->counter_hit(f->store->state, key, now, f->cfg->ratelimit_window, &n);
 }
 
-static int clear_failures(struct wgotp_flow *f, const struct subject *s)
+static int clear_failures(struct wgotp_flow *f, const struct subject *s, int64_t failures)
 {
 	char key[COUNTER_KEY_MAX];
 
+	if (failures == 0)
+		return 0;
 	counter_key(key, "fail", s->name);
 	return f->store->ops->counter_reset(f->store->state, key);
 }
@@ -438,7 +443,8 @@ static void challenge_result(const struct wgotp_challenge *c, const struct subje
 }
 
 static int begin_totp(struct wgotp_flow *f, const struct subject *s,
-		      const struct wgotp_request *req, int64_t now, struct wgotp_result *res)
+		      const struct wgotp_request *req, int64_t now, int64_t failures,
+		      struct wgotp_result *res)
 {
 	struct wgotp_challenge c;
 	enum wgotp_reason why;
@@ -454,7 +460,7 @@ static int begin_totp(struct wgotp_flow *f, const struct subject *s,
 			return ret;
 		}
 		accept_result(f, s, now, req->duration, req->device, res);
-		return clear_failures(f, s);
+		return clear_failures(f, s, failures);
 	}
 	ret = new_challenge(f, s, req, now, f->cfg->challenge_lifetime, &c);
 	if (ret < 0)
@@ -563,6 +569,7 @@ int wgotp_begin(struct wgotp_flow *f, const struct wgotp_request *req, struct wg
 	const struct wgotp_directory *dir = NULL;
 	struct subject s;
 	int64_t now = wgotp_flow_now(f);
+	int64_t failures = 0;
 	bool limited = false;
 	int ret;
 
@@ -584,7 +591,7 @@ int wgotp_begin(struct wgotp_flow *f, const struct wgotp_request *req, struct wg
 		ret = 0;
 		goto done;
 	}
-	ret = rate_limited(f, &s, now, &limited);
+	ret = rate_limited(f, &s, now, &failures, &limited);
 	if (ret < 0)
 		goto done;
 	if (limited) {
@@ -592,7 +599,7 @@ int wgotp_begin(struct wgotp_flow *f, const struct wgotp_request *req, struct wg
 		goto done;
 	}
 	if (s.method == WGOTP_METHOD_TOTP)
-		ret = begin_totp(f, &s, req, now, res);
+		ret = begin_totp(f, &s, req, now, failures, res);
 	else
 		ret = begin_email(f, &s, req, now, res);
 	/* The audit log tells the truth the reply hides. */
@@ -655,6 +662,7 @@ int wgotp_answer(struct wgotp_flow *f, const char *challenge_id, const char *cod
 	struct subject s;
 	enum wgotp_reason why = WGOTP_R_BAD_CODE;
 	int64_t now = wgotp_flow_now(f);
+	int64_t failures = 0;
 	bool limited = false;
 	int ret;
 
@@ -694,7 +702,7 @@ int wgotp_answer(struct wgotp_flow *f, const char *challenge_id, const char *cod
 		s.why_not = WGOTP_R_UNKNOWN_USER;
 	}
 
-	ret = rate_limited(f, &s, now, &limited);
+	ret = rate_limited(f, &s, now, &failures, &limited);
 	if (ret < 0)
 		goto done;
 	if (limited) {
@@ -718,7 +726,7 @@ int wgotp_answer(struct wgotp_flow *f, const char *challenge_id, const char *cod
 	if (ret < 0 && ret != -ENOENT)
 		goto done;
 	accept_result(f, &s, now, c.duration ? c.duration : (req ? req->duration : 0), c.device, res);
-	ret = clear_failures(f, &s);
+	ret = clear_failures(f, &s, failures);
 done:
 	if (ret < 0)
 		audit_error(req, "answer", &s, ret);
