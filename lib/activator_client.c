@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +121,7 @@ static int act_call(const struct wgotp_config *cfg, json_object *req, json_objec
 	size_t len, off = 0, in_len = 0, in_cap = 0;
 	int64_t deadline;
 	json_tokener *tok = NULL;
+	bool closed_early = false;
 	int fd = -1, ret;
 
 	*reply = NULL;
@@ -158,11 +160,14 @@ static int act_call(const struct wgotp_config *cfg, json_object *req, json_objec
 			}
 			continue;
 		}
+		if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) {
+			/* The daemon refused us and closed (forbidden): its
+			 * reply may be waiting; read it below. */
+			closed_early = true;
+			break;
+		}
 		if (n < 0) {
-			ret = wgotp_error_set(err, errno == EPIPE || errno == ECONNRESET ? EACCES : errno,
-					      "wg-activator closed the connection: %s%s", strerror(errno),
-					      errno == EPIPE || errno == ECONNRESET ?
-					      " (is this uid/gid in AllowedUsers/AllowedGroups?)" : "");
+			ret = wgotp_error_set(err, errno, "wg-activator: send: %s", strerror(errno));
 			goto cleanup;
 		}
 		off += (size_t)n;
@@ -197,8 +202,12 @@ static int act_call(const struct wgotp_config *cfg, json_object *req, json_objec
 			continue;
 		}
 		if (n <= 0) {
-			ret = wgotp_error_set(err, n == 0 ? EPROTO : errno,
-					      "wg-activator closed the connection without a reply");
+			if (closed_early)
+				ret = wgotp_error_set(err, EACCES,
+						      "wg-activator closed the connection (is this uid/gid in AllowedUsers/AllowedGroups?)");
+			else
+				ret = wgotp_error_set(err, n == 0 ? EPROTO : errno,
+						      "wg-activator closed the connection without a reply");
 			goto cleanup;
 		}
 		nl = memchr(in + in_len, '\n', (size_t)n);
