@@ -10,6 +10,7 @@
 #include "rlm_wgotp.h"
 
 #include "log.h"
+#include "mail.h"
 
 static const CONF_PARSER module_config[] = {
 	{ "config", FR_CONF_OFFSET(PW_TYPE_FILE_INPUT, rlm_wgotp_t, config_file), WGOTP_DEFAULT_CONF },
@@ -45,10 +46,29 @@ static int find_attr(CONF_SECTION *conf, char const *name, DICT_ATTR const **out
 	return 0;
 }
 
-/* The mail transport for email codes. lib/ builds it from [Mail]. */
-static int open_mailer(rlm_wgotp_t *inst, struct wgotp_mailer **out, struct wgotp_error *err)
+/*
+ * The mail transport for email codes, built by lib/ from [Mail] (mail.h).
+ * Transport = none leaves *have false: the flow then fails email users
+ * (RLM_MODULE_FAIL), and we say so once here rather than per request.
+ */
+static int open_mailer(CONF_SECTION *conf, rlm_wgotp_t *inst, struct wgotp_mailer *out,
+		       bool *have, struct wgotp_error *err)
 {
-	*out = NULL;
+	int ret;
+
+	*have = false;
+	memset(out, 0, sizeof(*out));
+	if (inst->cfg->mail_transport == WGOTP_MAIL_NONE) {
+		cf_log_module(conf, "wgotp: %s: [Mail] Transport = none: email users cannot log in",
+			      inst->config_file);
+		return 0;
+	}
+	ret = wgotp_mailer_from_config(inst->cfg, inst->store, out, err);
+	if (ret < 0)
+		return ret;
+	*have = true;
+	cf_log_module(conf, "wgotp: %s: email codes sent by %s", inst->config_file,
+		      wgotp_mailer_transport(out));
 	return 0;
 }
 
@@ -69,7 +89,8 @@ static int mod_instantiate(CONF_SECTION *conf, void *instance)
 {
 	rlm_wgotp_t *inst = instance;
 	struct wgotp_error err = { .msg = "" };
-	struct wgotp_mailer *mailer = NULL;
+	struct wgotp_mailer mailer;
+	bool have_mailer = false;
 	int ret = -1;
 
 	rlm_wgotp_log_init();
@@ -108,22 +129,24 @@ static int mod_instantiate(CONF_SECTION *conf, void *instance)
 		cf_log_err_cs(conf, "%s: cannot open the state store: %s", inst->config_file, err.msg);
 		goto cleanup;
 	}
-	if (open_mailer(inst, &mailer, &err) < 0) {
+	if (open_mailer(conf, inst, &mailer, &have_mailer, &err) < 0) {
 		cf_log_err_cs(conf, "%s: %s", inst->config_file, err.msg);
 		goto cleanup;
 	}
-	if (wgotp_flow_new(inst->cfg, inst->store, mailer, NULL, NULL, &inst->flow, &err) < 0) {
-		mailer = NULL;	/* the flow owns it, also on failure */
+	/* The flow takes the mailer (and zeroes ours) once it holds it. */
+	ret = wgotp_flow_new(inst->cfg, inst->store, have_mailer ? &mailer : NULL, NULL, NULL,
+			     &inst->flow, &err);
+	if (ret < 0) {
+		ret = -1;
 		cf_log_err_cs(conf, "%s: %s", inst->config_file, err.msg);
 		goto cleanup;
 	}
-	mailer = NULL;
 	cf_log_module(conf, "wgotp: %s: users %s, %s store", inst->config_file, inst->cfg->directory,
 		      inst->store->ops->name);
 	ret = 0;
 cleanup:
-	if (mailer && mailer->free)
-		mailer->free(mailer->arg);
+	if (have_mailer && mailer.free)
+		mailer.free(mailer.arg);
 	if (ret < 0)
 		mod_detach(inst);
 	return ret;
