@@ -9,6 +9,10 @@
  * -ETIMEDOUT. Errors come back in err (the caller logs them; they name
  * Graph's error code and message, never the code or a secret); retries
  * after a 401, 429 or 503 are logged as warnings when they happen.
+ *
+ * send_code may be called from many threads at once (FreeRADIUS workers):
+ * the mailer's state is read-only after it is built; each send has its
+ * own libcurl handle or child process.
  */
 #ifndef WGOTP_MAIL_H
 #define WGOTP_MAIL_H
