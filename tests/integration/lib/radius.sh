@@ -180,6 +180,25 @@ instantiate {
 \$INCLUDE clients.conf
 \$INCLUDE sites-enabled/
 EOF2
+	# As Debian's raddb has it (mods-enabled/always): the unlang
+	# return codes ok, reject, ... are module instances in 3.2.
+	cat > "$rd/mods-enabled/always" <<'EOF2'
+always reject {
+	rcode = reject
+}
+always fail {
+	rcode = fail
+}
+always ok {
+	rcode = ok
+}
+always handled {
+	rcode = handled
+}
+always noop {
+	rcode = noop
+}
+EOF2
 	cat > "$rd/dictionary" <<EOF2
 \$INCLUDE $top_srcdir/raddb/dictionary.wgotp
 EOF2
