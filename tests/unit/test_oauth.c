@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 
@@ -309,6 +310,81 @@ static void test_factory(void)
 	tu_rmdir(dir);
 }
 
+struct sender {
+	struct wgotp_mailer *m;
+	int failures;
+	char why[sizeof(((struct wgotp_error *)0)->msg)];
+};
+
+static void *send_some(void *arg)
+{
+	struct sender *s = arg;
+	struct wgotp_error err;
+
+	for (int i = 0; i < 10; i++) {
+		struct wgotp_mail_code c = {
+			.to = "alice@example.com", .code = "123456", .lifetime = 300, .now = 1741079100,
+		};
+
+		if (s->m->send_code(s->m->arg, &c, &err) < 0) {
+			s->failures++;
+			snprintf(s->why, sizeof(s->why), "%s", err.msg);
+		}
+	}
+	return NULL;
+}
+
+/* One mailer, eight threads (FreeRADIUS workers): every send is its own. */
+static void test_threads(void)
+{
+	char *dir = tu_tmpdir(), *sm, *text;
+	struct sender s[8];
+	pthread_t t[8];
+	struct wgotp_config *cfg;
+	struct wgotp_mailer m;
+	struct wgotp_error err;
+	int failures = 0, n = 0;
+	char path[512];
+	FILE *f;
+
+	if (asprintf(&text, "%s/out", dir) < 0 || mkdir(text, 0700) < 0)
+		abort();
+	free(text);
+	/* Each call writes its input to a file of its own. */
+	sm = tu_write(dir, "sendmail", "#!/bin/sh\ncat >\"$(mktemp \"$(dirname \"$0\")/out/m.XXXXXX\")\"\n", 0755);
+	if (asprintf(&text, "[Mail]\nTransport = sendmail\nFrom = vpn@example.com\n[Sendmail]\nPath = %s\n", sm) < 0)
+		abort();
+	cfg = conf(dir, text, &err);
+	if (!cfg || wgotp_mailer_from_config(cfg, NULL, &m, &err) < 0) {
+		ok(0, "mailer for the thread test: %s", err.msg);
+		goto out;
+	}
+	for (int i = 0; i < 8; i++) {
+		s[i] = (struct sender){ .m = &m };
+		pthread_create(&t[i], NULL, send_some, &s[i]);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(t[i], NULL);
+		failures += s[i].failures;
+		if (s[i].failures)
+			diag("thread %d: %s", i, s[i].why);
+	}
+	is_int(failures, 0, "80 sends from 8 threads through one mailer");
+	snprintf(path, sizeof(path), "ls '%s/out' | wc -l", dir);
+	f = popen(path, "r");
+	if (f && fscanf(f, "%d", &n) != 1)
+		n = -1;
+	if (f)
+		pclose(f);
+	is_int(n, 80, "80 messages recorded");
+	m.free(m.arg);
+out:
+	wgotp_config_free(cfg);
+	free(sm);
+	free(text);
+	tu_rmdir(dir);
+}
+
 int main(void)
 {
 	test_parse_token();
@@ -316,5 +392,6 @@ int main(void)
 	test_retry_after();
 	test_cache();
 	test_factory();
+	test_threads();
 	return done_testing();
 }
