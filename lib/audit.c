@@ -1,8 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "audit.h"
 #include "log.h"
@@ -46,8 +52,79 @@ void wgotp_audit_quote(const char *v, char *out, size_t outlen)
 	out[o] = '\0';
 }
 
+enum audit_dest { AUDIT_SINK, AUDIT_STDERR, AUDIT_FILE };
+
+static pthread_mutex_t audit_mu = PTHREAD_MUTEX_INITIALIZER;
+static enum audit_dest audit_dest = AUDIT_SINK;
+static int audit_fd = -1;
+
+int wgotp_audit_configure(const char *spec)
+{
+	int fd = -1, ret = 0;
+
+	pthread_mutex_lock(&audit_mu);
+	if (!spec || !*spec || !strcmp(spec, "syslog")) {
+		audit_dest = AUDIT_SINK;
+	} else if (!strcmp(spec, "stderr")) {
+		audit_dest = AUDIT_STDERR;
+	} else if (spec[0] == '/') {
+		fd = open(spec, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+		if (fd < 0) {
+			ret = -errno;
+			goto cleanup;
+		}
+		if (audit_fd >= 0)
+			close(audit_fd);
+		audit_fd = fd;
+		audit_dest = AUDIT_FILE;
+	} else {
+		ret = -EINVAL;
+	}
+cleanup:
+	pthread_mutex_unlock(&audit_mu);
+	return ret;
+}
+
+static void audit_emit(const char *line)
+{
+	char buf[2048], stamp[32];
+	struct timespec ts;
+	struct tm tm;
+	int n;
+
+	pthread_mutex_lock(&audit_mu);
+	switch (audit_dest) {
+	case AUDIT_SINK:
+		pthread_mutex_unlock(&audit_mu);
+		wgotp_log(WGOTP_LOG_AUDIT, "%s", line);
+		return;
+	case AUDIT_STDERR:
+	case AUDIT_FILE:
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		n = snprintf(buf, sizeof(buf), "%s %s\n", stamp, line);
+		if (n > 0 && (size_t)n >= sizeof(buf)) {
+			n = sizeof(buf) - 1;
+			buf[n - 1] = '\n';
+		}
+		if (n > 0 && write(audit_dest == AUDIT_FILE ? audit_fd : STDERR_FILENO, buf,
+				  (size_t)n) < 0) {
+			/* Nowhere better to say it than the log. */
+			pthread_mutex_unlock(&audit_mu);
+			wgotp_log(WGOTP_LOG_ERR, "audit log write failed: %s", strerror(errno));
+			wgotp_log(WGOTP_LOG_AUDIT, "%s", line);
+			return;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&audit_mu);
+}
+
 void wgotp_audit(const struct wgotp_audit *a)
 {
+	char line[1536];
+
 	char user[3 * 256], client[3 * 128], device[3 * 64 + 8], dur[32] = "";
 
 	wgotp_audit_quote(a->user ? a->user : "", user, sizeof(user));
@@ -55,9 +132,10 @@ void wgotp_audit(const struct wgotp_audit *a)
 	wgotp_audit_quote(a->device ? a->device : "", device, sizeof(device));
 	if (a->duration > 0)
 		snprintf(dur, sizeof(dur), " duration=%lld", (long long)a->duration);
-	wgotp_log(WGOTP_LOG_AUDIT,
+	snprintf(line, sizeof(line),
 		  "wgotp-audit event=%s origin=%s user=%s client=%s method=%s result=%s reason=%s device=%s%s",
 		  a->event ? a->event : "-", a->origin ? a->origin : "-", user, client,
 		  a->method ? a->method : "-", a->result ? a->result : "-",
 		  a->reason ? a->reason : "-", device, dur);
+	audit_emit(line);
 }

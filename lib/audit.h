@@ -25,6 +25,15 @@ struct wgotp_audit {
 
 void wgotp_audit(const struct wgotp_audit *a);
 
+/*
+ * Where audit lines go (wgotp.conf [General] AuditLog): "syslog" or "" (the
+ * front end's log sink, which sends them to syslog/radius.log), "stderr",
+ * or an absolute file path, opened O_APPEND with mode 0640 and written one
+ * timestamped line per write(2). Process-wide; wgotp_flow_new() calls it.
+ * Returns 0 or a negative errno (the file cannot be opened).
+ */
+int wgotp_audit_configure(const char *spec);
+
 /* Quote and escape v into out: control characters, quotes and backslashes
  * become escapes; overlong values are cut. */
 void wgotp_audit_quote(const char *v, char *out, size_t outlen);

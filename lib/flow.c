@@ -175,6 +175,12 @@ int wgotp_flow_new(const struct wgotp_config *cfg, struct wgotp_store *store,
 	ret = load_server_key(f, err);
 	if (ret < 0)
 		goto cleanup;
+	ret = wgotp_audit_configure(cfg->audit_log);
+	if (ret < 0) {
+		ret = wgotp_error_set(err, -ret, "AuditLog %s: %s (syslog, stderr or an absolute path)",
+				      cfg->audit_log, strerror(-ret));
+		goto cleanup;
+	}
 	ret = wgotp_dir_cache_new(cfg->directory, &f->dir, err);
 	if (ret < 0)
 		goto cleanup;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audit.h"
 #include "flow.h"
 #include "log.h"
 #include "otp.h"
@@ -483,6 +484,36 @@ static void test_server_key(void)
 	fx_teardown(&x);
 }
 
+static void test_audit_file(void)
+{
+	struct fx x;
+	struct wgotp_result r;
+	struct stat st;
+	char *path, buf[4096] = "";
+	FILE *fp;
+
+	fx_setup(&x, WGOTP_UNKNOWN_EMAIL);
+	if (asprintf(&path, "%s/audit.log", x.dir) < 0)
+		abort();
+	is_int(wgotp_audit_configure(path), 0, "AuditLog = a file");
+	begin(&x, "alice@example.com", "000000", &r);
+	fp = fopen(path, "r");
+	if (fp) {
+		size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
+
+		buf[n] = '\0';
+		fclose(fp);
+	}
+	ok(strstr(buf, "Z wgotp-audit event=begin origin=radius user=\"alice@example.com\"") != NULL,
+	   "a timestamped line in the file");
+	ok(stat(path, &st) == 0 && (st.st_mode & 0777) == 0640, "the audit file is 0640");
+	is_int(wgotp_audit_configure("relative.log"), -EINVAL, "a relative path is refused");
+	is_int(wgotp_audit_configure("/nonexistent/dir/audit.log"), -ENOENT, "an unwritable path is an error");
+	wgotp_audit_configure("syslog");
+	free(path);
+	fx_teardown(&x);
+}
+
 int main(void)
 {
 	wgotp_log_set_sink(capture, NULL, WGOTP_LOG_DEBUG);
@@ -493,6 +524,7 @@ int main(void)
 	test_override();
 	test_race();
 	test_server_key();
+	test_audit_file();
 
 	ok(audit_lines >= 40, "an audit line per decision (%d)", audit_lines);
 	ok(strstr(logbuf, "wgotp-audit event=answer origin=radius user=\"bob@example.com\"") != NULL,
