@@ -305,23 +305,6 @@ static void identify(const struct wgotp_flow *f, const struct wgotp_directory *d
 		s->real = true;
 }
 
-/* Reads the user's failure count into *failures (kept so that a success
- * writes the counter only when there is something to clear). */
-static int rate_limited(struct wgotp_flow *f, const struct subject *s, int64_t now,
-			int64_t *failures, bool *limited)
-{
-	char key[COUNTER_KEY_MAX];
-	int ret;
-
-	*failures = 0;
-	counter_key(key, "fail", s->name);
-	ret = f->store->ops->counter_get(f->store->state, key, now, failures);
-	if (ret < 0)
-		return ret;
-	*limited = *failures >= f->cfg->ratelimit_max_failures;
-	return 0;
-}
-
 static int count_failure(struct wgotp_flow *f, const struct subject *s, int64_t now)
 {
 	char key[COUNTER_KEY_MAX];
@@ -357,6 +340,29 @@ static void reject_result(struct wgotp_result *res, enum wgotp_reason why)
 {
 	res->verdict = WGOTP_REJECT;
 	res->reason = why;
+}
+
+/*
+ * The per-user failure throttle. Reads the failure count into *failures
+ * (so that a success writes the counter only when there is something to
+ * clear). Returns 1 with res set to a reject when the user is throttled,
+ * 0 when not, or a negative errno.
+ */
+static int throttle(struct wgotp_flow *f, const struct subject *s, int64_t now,
+		    int64_t *failures, struct wgotp_result *res)
+{
+	char key[COUNTER_KEY_MAX];
+	int ret;
+
+	*failures = 0;
+	counter_key(key, "fail", s->name);
+	ret = f->store->ops->counter_get(f->store->state, key, now, failures);
+	if (ret < 0)
+		return ret;
+	if (*failures < f->cfg->ratelimit_max_failures)
+		return 0;
+	reject_result(res, WGOTP_R_RATE_LIMITED);
+	return 1;
 }
 
 /*
@@ -576,7 +582,6 @@ int wgotp_begin(struct wgotp_flow *f, const struct wgotp_request *req, struct wg
 	struct subject s;
 	int64_t now = wgotp_flow_now(f);
 	int64_t failures = 0;
-	bool limited = false;
 	int ret;
 
 	memset(res, 0, sizeof(*res));
@@ -597,11 +602,9 @@ int wgotp_begin(struct wgotp_flow *f, const struct wgotp_request *req, struct wg
 		ret = 0;
 		goto done;
 	}
-	ret = rate_limited(f, &s, now, &failures, &limited);
-	if (ret < 0)
-		goto done;
-	if (limited) {
-		reject_result(res, WGOTP_R_RATE_LIMITED);
+	ret = throttle(f, &s, now, &failures, res);
+	if (ret != 0) {
+		ret = ret > 0 ? 0 : ret;
 		goto done;
 	}
 	if (s.method == WGOTP_METHOD_TOTP)
@@ -669,7 +672,6 @@ int wgotp_answer(struct wgotp_flow *f, const char *challenge_id, const char *cod
 	enum wgotp_reason why = WGOTP_R_BAD_CODE;
 	int64_t now = wgotp_flow_now(f);
 	int64_t failures = 0;
-	bool limited = false;
 	int ret;
 
 	memset(res, 0, sizeof(*res));
@@ -708,11 +710,9 @@ int wgotp_answer(struct wgotp_flow *f, const char *challenge_id, const char *cod
 		s.why_not = WGOTP_R_UNKNOWN_USER;
 	}
 
-	ret = rate_limited(f, &s, now, &failures, &limited);
-	if (ret < 0)
-		goto done;
-	if (limited) {
-		reject_result(res, WGOTP_R_RATE_LIMITED);
+	ret = throttle(f, &s, now, &failures, res);
+	if (ret != 0) {
+		ret = ret > 0 ? 0 : ret;
 		goto done;
 	}
 	if (c.method == WGOTP_METHOD_TOTP)
