@@ -393,6 +393,7 @@ static void test_save(const char *tmp)
 	mode_t old;
 	FILE *f;
 	long n;
+	int ret;
 
 	if (parse(json, &d, &err)) {
 		ok(0, "parse for save: %s", err.msg);
@@ -402,7 +403,9 @@ static void test_save(const char *tmp)
 	old = umask(0);
 	is_int(wgotp_dir_save(d, path, &err), 0, "save with umask 0");
 	umask(old);
-	ok(stat(path, &st) == 0 && (st.st_mode & 07777) == 0640, "mode 0640 after save (got %o)",
+	memset(&st, 0, sizeof(st));
+	ret = stat(path, &st);	/* before ok(): its arguments are evaluated in any order */
+	ok(ret == 0 && (st.st_mode & 07777) == 0640, "mode 0640 after save (got %o)",
 	   (unsigned int)(st.st_mode & 07777));
 	is_int(count_entries(tmp), 1, "no temporary file left behind");
 	old = umask(0777);
