@@ -9,13 +9,22 @@
 #   make -C tests bench/radload
 #   top_srcdir=... top_builddir=... sh tests/bench/rlm_bench.sh [USERS] [INFLIGHT]
 #
+# USERS (default 100000; users.json may hold 16 MiB) is also the number of wgotp requests: a code
+# works once, so each request is another user. The PAP runs send the same
+# users PAP_REPEAT times (default 3) so that both take seconds, not
+# milliseconds: figures from runs under a second are noise.
+#
 # Post-auth activation is off (activate = no): this measures the RADIUS
 # path and the login flow (directory, TOTP, the SQLite replay store), not
 # WireGuard.
+#
+# BENCH_PERF=/tmp/perf.data records the server during the wgotp run
+# (perf report -i /tmp/perf.data --no-children).
 set -u
 . "$top_srcdir/tests/integration/lib/radius.sh"
 rad_require
-N=${1:-4000}
+N=${1:-100000}
+PAP_REPEAT=${PAP_REPEAT:-3}
 INFLIGHT=${2:-64}
 RADLOAD=${RADLOAD:-$top_builddir/tests/bench/radload}
 [ -x "$RADLOAD" ] || { echo "build $RADLOAD first (make -C tests bench/radload)" >&2; exit 2; }
@@ -41,7 +50,7 @@ with open(secrets, "w") as f:
         u[email] = {"method": "totp", "totp_secret": s, "totp_state": "active",
                     "enabled": True, "require_otp": True, "devices": []}
         f.write("%s\t%s\n" % (email, s))
-json.dump({"version": 1, "users": u}, open(users + ".tmp", "w"))
+json.dump({"version": 1, "users": u}, open(users + ".tmp", "w"), separators=(",", ":"))
 os.rename(users + ".tmp", users)
 PY
 rad_start || exit 1
@@ -64,12 +73,24 @@ PY
 # Warm up both paths (thread pool, page cache), then measure PAP, wgotp, PAP.
 head -n 200 "$RAD_DIR/pap.tsv" > "$RAD_DIR/warm.tsv"
 "$RADLOAD" -s 127.0.0.1:$((RAD_PORT + 3)) -S "$RAD_SECRET" -f "$RAD_DIR/warm.tsv" -c "$INFLIGHT" -l warmup >/dev/null
+for _i in $(seq 1 "$PAP_REPEAT"); do cat "$RAD_DIR/pap.tsv"; done > "$RAD_DIR/pap-long.tsv"
 pap() {
-	"$RADLOAD" -s 127.0.0.1:$((RAD_PORT + 3)) -S "$RAD_SECRET" -f "$RAD_DIR/pap.tsv" -c "$INFLIGHT" -l "$1"
+	"$RADLOAD" -s 127.0.0.1:$((RAD_PORT + 3)) -S "$RAD_SECRET" -f "$RAD_DIR/pap-long.tsv" -c "$INFLIGHT" -l "$1"
 }
 pap pap1 | tee "$RAD_DIR/pap1.out"
+# BENCH_PERF=FILE: record the server (perf record -g) during the wgotp run.
+perf_pid=
+if [ -n "${BENCH_PERF:-}" ]; then
+	perf record ${BENCH_PERF_ARGS:--g} -o "$BENCH_PERF" -p "$RAD_SERVER_PID" >/dev/null 2>&1 &
+	perf_pid=$!
+	sleep 0.5
+fi
 "$RADLOAD" -s 127.0.0.1:$RAD_PORT -S "$RAD_SECRET" -f "$RAD_DIR/wgotp.tsv" -c "$INFLIGHT" -l wgotp-totp |
 	tee "$RAD_DIR/wgotp.out"
+if [ -n "$perf_pid" ]; then
+	kill -INT "$perf_pid"
+	wait "$perf_pid"
+fi
 pap pap2 | tee "$RAD_DIR/pap2.out"
 
 val() { sed -n "s/.* $2=\([0-9.]*\).*/\1/p" "$1"; }
