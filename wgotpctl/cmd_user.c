@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * wgotpctl user add|del|list|show|enable|disable: the users of
+ * users.json. A user who is deleted or disabled loses their live sessions
+ * first, so that no peer stays behind that nothing would remove.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl.h"
+
+static int user_add(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "method", required_argument, NULL, 'm' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "no-otp", no_argument, NULL, 'N' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *method = NULL, *name = NULL;
+	struct wgotp_error err = { "" };
+	enum wgotp_method m = WGOTP_METHOD_EMAIL;
+	struct ctl_dir d;
+	bool no_otp = false;
+	int c, status;
+
+	ctl_getopt_reset();
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm': method = optarg; break;
+		case 'n': name = optarg; break;
+		case 'N': no_otp = true; break;
+		default: return ctl_bad_option(argv);
+		}
+	}
+	if (argc - optind != 1)
+		return ctl_usage("needs one EMAIL");
+	if (!method && !no_otp)
+		return ctl_usage("--method totp|email is required");
+	if (method && !strcmp(method, "totp"))
+		m = WGOTP_METHOD_TOTP;
+	else if (method && strcmp(method, "email"))
+		return ctl_usage("--method: \"%s\" is neither totp nor email", method);
+
+	status = ctl_dir_open(ctl, true, &d);
+	if (status != CTL_OK)
+		return status;
+	if (wgotp_dir_user_add(d.dir, argv[optind], m, name, !no_otp, &err) < 0) {
+		status = ctl_fail(CTL_FAIL, "%s", err.msg);
+		goto cleanup;
+	}
+	status = ctl_dir_commit(ctl, &d);
+	if (status == CTL_OK)
+		printf("added %s (%s%s)\n", wgotp_dir_find(d.dir, argv[optind])->email,
+		       ctl_method_str(m), no_otp ? ", no OTP needed" : "");
+cleanup:
+	ctl_dir_close(&d);
+	return status;
+}
+
+static const struct option force_opts[] = {
+	{ "force", no_argument, NULL, 'f' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* del, enable, disable: EMAIL [--force] */
+static int user_change(struct ctl *ctl, int argc, char **argv)
+{
+	const char *what = argv[0];
+	char email[WGOTP_EMAIL_MAX + 1];
+	struct wgotp_error err = { "" };
+	struct wgotp_user *u;
+	struct ctl_dir d;
+	bool force = false;
+	int c, status;
+
+	ctl_getopt_reset();
+	while ((c = getopt_long(argc, argv, "", force_opts, NULL)) != -1) {
+		switch (c) {
+		case 'f': force = true; break;
+		default: return ctl_bad_option(argv);
+		}
+	}
+	if (argc - optind != 1)
+		return ctl_usage("needs one EMAIL");
+	status = ctl_dir_open(ctl, true, &d);
+	if (status != CTL_OK)
+		return status;
+	u = ctl_find_user(&d, argv[optind]);
+	if (!u) {
+		status = CTL_FAIL;
+		goto cleanup;
+	}
+	if (strcmp(what, "enable")) {
+		status = ctl_end_sessions(ctl, u->email, NULL, force);
+		if (status != CTL_OK)
+			goto cleanup;
+	}
+	snprintf(email, sizeof(email), "%s", u->email);
+	if (!strcmp(what, "del")) {
+		if (wgotp_dir_user_del(d.dir, email, &err) < 0) {
+			status = ctl_fail(CTL_FAIL, "%s", err.msg);
+			goto cleanup;
+		}
+	} else {
+		u->enabled = !strcmp(what, "enable");
+	}
+	status = ctl_dir_commit(ctl, &d);
+	if (status == CTL_OK)
+		printf("%s %s\n", !strcmp(what, "del") ? "deleted" : !strcmp(what, "enable") ?
+		       "enabled" : "disabled", email);
+cleanup:
+	ctl_dir_close(&d);
+	return status;
+}
+
+static struct json_object *user_json(const struct wgotp_user *u)
+{
+	struct json_object *o = json_object_new_object(), *devs = json_object_new_array();
+
+	json_object_object_add(o, "email", json_object_new_string(u->email));
+	json_object_object_add(o, "name", u->name ? json_object_new_string(u->name) : NULL);
+	json_object_object_add(o, "method", json_object_new_string(ctl_method_str(u->method)));
+	json_object_object_add(o, "totp_state", json_object_new_string(ctl_totp_state_str(u->totp_state)));
+	json_object_object_add(o, "enabled", json_object_new_boolean(u->enabled));
+	json_object_object_add(o, "require_otp", json_object_new_boolean(u->require_otp));
+	for (size_t i = 0; i < u->n_devices; i++) {
+		const struct wgotp_device *dv = &u->devices[i];
+		struct json_object *jd = json_object_new_object(), *ips = json_object_new_array();
+		char buf[64];
+
+		json_object_object_add(jd, "name", json_object_new_string(dv->name));
+		json_object_object_add(jd, "public_key", json_object_new_string(dv->public_key));
+		for (size_t k = 0; k < dv->n_allowed_ips; k++) {
+			wgotp_cidr_format(&dv->allowed_ips[k], buf, sizeof(buf));
+			json_object_array_add(ips, json_object_new_string(buf));
+		}
+		json_object_object_add(jd, "allowed_ips", ips);
+		json_object_array_add(devs, jd);
+	}
+	json_object_object_add(o, "devices", devs);
+	return o;
+}
+
+static void print_json(struct json_object *o)
+{
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+					    JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
+static int parse_json_opt(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	ctl_getopt_reset();
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 'j')
+			return ctl_bad_option(argv);
+		ctl->json = true;
+	}
+	return CTL_OK;
+}
+
+static int user_list(struct ctl *ctl, int argc, char **argv)
+{
+	struct json_object *arr;
+	struct ctl_dir d;
+	int status;
+
+	status = parse_json_opt(ctl, argc, argv);
+	if (status != CTL_OK)
+		return status;
+	if (optind != argc)
+		return ctl_usage("unexpected argument \"%s\"", argv[optind]);
+	status = ctl_dir_open(ctl, false, &d);
+	if (status != CTL_OK)
+		return status;
+	if (ctl->json) {
+		arr = json_object_new_array();
+		for (size_t i = 0; i < d.dir->n_users; i++)
+			json_object_array_add(arr, user_json(&d.dir->users[i]));
+		print_json(arr);
+	} else {
+		printf("%-32s %-6s %-8s %-8s %-4s %7s  %s\n", "EMAIL", "METHOD", "TOTP", "ENABLED",
+		       "OTP", "DEVICES", "NAME");
+		for (size_t i = 0; i < d.dir->n_users; i++) {
+			const struct wgotp_user *u = &d.dir->users[i];
+
+			printf("%-32s %-6s %-8s %-8s %-4s %7zu  %s\n", u->email, ctl_method_str(u->method),
+			       u->method == WGOTP_METHOD_TOTP ? ctl_totp_state_str(u->totp_state) : "-",
+			       u->enabled ? "yes" : "no", u->require_otp ? "yes" : "no", u->n_devices,
+			       u->name ? u->name : "");
+		}
+	}
+	ctl_dir_close(&d);
+	return CTL_OK;
+}
+
+static int user_show(struct ctl *ctl, int argc, char **argv)
+{
+	const struct wgotp_user *u;
+	struct ctl_dir d;
+	char buf[64];
+	int status;
+
+	status = parse_json_opt(ctl, argc, argv);
+	if (status != CTL_OK)
+		return status;
+	if (argc - optind != 1)
+		return ctl_usage("needs one EMAIL");
+	status = ctl_dir_open(ctl, false, &d);
+	if (status != CTL_OK)
+		return status;
+	u = ctl_find_user(&d, argv[optind]);
+	if (!u) {
+		status = CTL_FAIL;
+		goto cleanup;
+	}
+	if (ctl->json) {
+		print_json(user_json(u));
+		goto cleanup;
+	}
+	printf("email:       %s\n", u->email);
+	printf("name:        %s\n", u->name ? u->name : "");
+	printf("method:      %s\n", ctl_method_str(u->method));
+	if (u->method == WGOTP_METHOD_TOTP)
+		printf("totp:        %s\n", ctl_totp_state_str(u->totp_state));
+	printf("enabled:     %s\n", u->enabled ? "yes" : "no");
+	printf("require otp: %s\n", u->require_otp ? "yes" : "no");
+	for (size_t i = 0; i < u->n_devices; i++) {
+		const struct wgotp_device *dv = &u->devices[i];
+
+		printf("device:      %s %s ", dv->name, dv->public_key);
+		for (size_t k = 0; k < dv->n_allowed_ips; k++) {
+			wgotp_cidr_format(&dv->allowed_ips[k], buf, sizeof(buf));
+			printf("%s%s", k ? "," : "", buf);
+		}
+		putchar('\n');
+	}
+cleanup:
+	ctl_dir_close(&d);
+	return status;
+}
+
+static const struct ctl_cmd user_cmds[] = {
+	{ "add", user_add, "EMAIL --method totp|email [--name NAME] [--no-otp]" },
+	{ "del", user_change, "EMAIL [--force]" },
+	{ "list", user_list, "[--json]" },
+	{ "show", user_show, "EMAIL [--json]" },
+	{ "enable", user_change, "EMAIL" },
+	{ "disable", user_change, "EMAIL [--force]" },
+	{ NULL, NULL, NULL },
+};
+
+int cmd_user(struct ctl *ctl, int argc, char **argv)
+{
+	return ctl_dispatch(ctl, "user", user_cmds, argc - 1, argv + 1);
+}

@@ -1,0 +1,303 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * What every command shares: messages and exit status, dispatch, the
+ * configuration, users.json under a lock, the store, ending sessions.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "activator_client.h"
+#include "ctl.h"
+
+static char cur_name[64] = "";		/* "user add" */
+static const char *cur_usage = "";
+
+int ctl_fail(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("wgotpctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return status;
+}
+
+int ctl_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "wgotpctl: %s: ", cur_name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "; usage: wgotpctl %s%s%s\n", cur_name, *cur_usage ? " " : "", cur_usage);
+	return CTL_USAGE;
+}
+
+int ctl_bad_option(char **argv)
+{
+	const char *opt = optind > 0 ? argv[optind - 1] : "?";
+
+	if (optopt && opt[0] == '-' && opt[1] != '-')
+		return ctl_usage("unknown option or missing value: -%c", optopt);
+	return ctl_usage("unknown option or missing value: %s", opt);
+}
+
+void ctl_getopt_reset(void)
+{
+	optind = 0;
+	opterr = 0;
+}
+
+int ctl_dispatch(struct ctl *ctl, const char *group, const struct ctl_cmd *cmds, int argc, char **argv)
+{
+	const struct ctl_cmd *c;
+
+	if (argc < 1) {
+		snprintf(cur_name, sizeof(cur_name), "%s", group);
+		cur_usage = "";
+		for (c = cmds; c->name; c++)
+			;
+		fprintf(stderr, "wgotpctl: %s: which one?", group);
+		for (c = cmds; c->name; c++)
+			fprintf(stderr, "%s%s", c == cmds ? " " : ", ", c->name);
+		fputc('\n', stderr);
+		return CTL_USAGE;
+	}
+	for (c = cmds; c->name; c++) {
+		if (strcmp(c->name, argv[0]))
+			continue;
+		if (group)
+			snprintf(cur_name, sizeof(cur_name), "%s %s", group, c->name);
+		else
+			snprintf(cur_name, sizeof(cur_name), "%s", c->name);
+		cur_usage = c->usage;
+		return c->run(ctl, argc, argv);
+	}
+	if (group)
+		return ctl_fail(CTL_USAGE, "%s: unknown command \"%s\" (see wgotpctl --help)", group, argv[0]);
+	return ctl_fail(CTL_USAGE, "unknown command \"%s\" (see wgotpctl --help)", argv[0]);
+}
+
+int ctl_config(struct ctl *ctl)
+{
+	struct wgotp_error err = { "" };
+
+	if (ctl->cfg)
+		return CTL_OK;
+	if (wgotp_config_load(wgotp_config_path(ctl->conf_arg), &ctl->cfg, &err) < 0)
+		return ctl_fail(CTL_FAIL, "%s", err.msg);
+	ctl_log_config(ctl->cfg);
+	return CTL_OK;
+}
+
+int ctl_dir_open(struct ctl *ctl, bool for_write, struct ctl_dir *d)
+{
+	struct wgotp_error err = { "" };
+	char *parent = NULL, *slash;
+	int ret, status = CTL_FAIL;
+
+	d->dir = NULL;
+	d->lock_fd = -1;
+	status = ctl_config(ctl);
+	if (status != CTL_OK)
+		goto cleanup;
+	status = CTL_FAIL;
+	if (for_write) {
+		/* The lock is on the directory holding users.json: the file itself
+		 * is replaced by rename on every save. */
+		parent = strdup(ctl->cfg->directory);
+		if (!parent) {
+			ctl_fail(CTL_FAIL, "out of memory");
+			goto cleanup;
+		}
+		slash = strrchr(parent, '/');
+		if (!slash)
+			strcpy(parent, ".");
+		else if (slash == parent)
+			parent[1] = '\0';
+		else
+			*slash = '\0';
+		d->lock_fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (d->lock_fd < 0 || flock(d->lock_fd, LOCK_EX) < 0) {
+			ctl_fail(CTL_FAIL, "%s: cannot lock: %s", parent, strerror(errno));
+			goto cleanup;
+		}
+	}
+	ret = wgotp_dir_load(ctl->cfg->directory, &d->dir, &err);
+	if (ret == -ENOENT) {
+		ctl_fail(CTL_FAIL, "%s: no such file (wgotpctl init writes one)", ctl->cfg->directory);
+		goto cleanup;
+	}
+	if (ret < 0) {
+		ctl_fail(CTL_FAIL, "%s", err.msg[0] ? err.msg : strerror(-ret));
+		goto cleanup;
+	}
+	status = CTL_OK;
+cleanup:
+	free(parent);
+	if (status != CTL_OK)
+		ctl_dir_close(d);
+	return status;
+}
+
+int ctl_dir_commit(struct ctl *ctl, struct ctl_dir *d)
+{
+	struct wgotp_error err = { "" };
+	int ret;
+
+	ret = wgotp_dir_save(d->dir, ctl->cfg->directory, &err);
+	if (ret < 0)
+		return ctl_fail(CTL_FAIL, "%s", err.msg[0] ? err.msg : strerror(-ret));
+	return CTL_OK;
+}
+
+void ctl_dir_close(struct ctl_dir *d)
+{
+	wgotp_dir_free(d->dir);
+	d->dir = NULL;
+	if (d->lock_fd >= 0)
+		close(d->lock_fd);
+	d->lock_fd = -1;
+}
+
+struct wgotp_user *ctl_find_user(struct ctl_dir *d, const char *email)
+{
+	struct wgotp_user *u = wgotp_dir_find(d->dir, email);
+
+	if (!u)
+		ctl_fail(CTL_FAIL, "no such user: %s", email);
+	return u;
+}
+
+int ctl_store(struct ctl *ctl, struct wgotp_store **out)
+{
+	struct wgotp_error err = { "" };
+	int status;
+
+	*out = NULL;
+	status = ctl_config(ctl);
+	if (status != CTL_OK)
+		return status;
+	if (wgotp_store_open(ctl->cfg, out, &err) < 0)
+		return ctl_fail(CTL_FAIL, "%s", err.msg);
+	return CTL_OK;
+}
+
+struct live_walk {
+	const char *user;
+	const char *device;
+	int64_t now;
+	int n;
+};
+
+static int count_live(void *arg, const struct wgotp_session *s)
+{
+	struct live_walk *w = arg;
+
+	if (strcasecmp(s->user, w->user) || (w->device && strcmp(s->device, w->device)))
+		return 0;
+	if (s->expires > w->now)
+		w->n++;
+	return 0;
+}
+
+int ctl_end_sessions(struct ctl *ctl, const char *user, const char *device, bool force)
+{
+	struct wgotp_error err = { "" };
+	struct wgotp_store *store = NULL;
+	struct live_walk w = { .user = user, .device = device, .now = (int64_t)time(NULL) };
+	int ret, n = 0, status;
+
+	status = ctl_config(ctl);
+	if (status != CTL_OK)
+		return status;
+	ret = wgotp_activator_deactivate(ctl->cfg, user, device, &n, &err);
+	if (ret == 0) {
+		if (n > 0)
+			printf("ended %d session%s of %s\n", n, n == 1 ? "" : "s", user);
+		return CTL_OK;
+	}
+	/* The daemon does not know the user or device: nothing of it is live. */
+	if (ret == -ESRCH || ret == -ENODEV)
+		return CTL_OK;
+	if (force) {
+		fprintf(stderr, "wgotpctl: warning: sessions of %s not ended: %s\n", user, err.msg);
+		return CTL_OK;
+	}
+	if (ret != -ENOENT && ret != -ECONNREFUSED)
+		return ctl_fail(CTL_FAIL, "cannot end the sessions of %s: %s (--force to go on)", user,
+				err.msg);
+	/* Not running: only a live session in the store stands in the way. */
+	status = ctl_store(ctl, &store);
+	if (status != CTL_OK)
+		goto cleanup;
+	ret = store->ops->session_list(store->state, count_live, &w);
+	if (ret < 0) {
+		status = ctl_fail(CTL_FAIL, "store: cannot list sessions: %s", strerror(-ret));
+		goto cleanup;
+	}
+	if (w.n > 0) {
+		status = ctl_fail(CTL_FAIL,
+				  "wg-activator is not running and %s has %d live session%s: start it, or use --force",
+				  user, w.n, w.n == 1 ? "" : "s");
+		goto cleanup;
+	}
+	status = CTL_OK;
+cleanup:
+	wgotp_store_close(store);
+	return status;
+}
+
+void ctl_fmt_left(int64_t s, char *buf, size_t len)
+{
+	if (s < 0)
+		s = 0;
+	if (s >= 86400)
+		snprintf(buf, len, "%lldd%02lldh", (long long)(s / 86400), (long long)(s % 86400 / 3600));
+	else if (s >= 3600)
+		snprintf(buf, len, "%lldh%02lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
+	else if (s >= 60)
+		snprintf(buf, len, "%lldm%02llds", (long long)(s / 60), (long long)(s % 60));
+	else
+		snprintf(buf, len, "%llds", (long long)s);
+}
+
+void ctl_fmt_time(int64_t t, bool utc, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (utc ? !gmtime_r(&tt, &tm) : !localtime_r(&tt, &tm)) {
+		snprintf(buf, len, "%lld", (long long)t);
+		return;
+	}
+	strftime(buf, len, utc ? "%Y-%m-%dT%H:%M:%SZ" : "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+const char *ctl_method_str(enum wgotp_method m)
+{
+	return m == WGOTP_METHOD_TOTP ? "totp" : "email";
+}
+
+const char *ctl_totp_state_str(enum wgotp_totp_state s)
+{
+	switch (s) {
+	case WGOTP_TOTP_NONE: return "none";
+	case WGOTP_TOTP_PENDING: return "pending";
+	case WGOTP_TOTP_ACTIVE: return "active";
+	}
+	return "?";
+}

@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * wgotpctl: the admin command of wgotp. See wgotpctl(8).
+ *
+ *   wgotpctl [-c FILE] [--json] COMMAND [ARGS]
+ *
+ * Exit status: 0 success, 1 usage error, 2 any other failure.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+
+static const struct ctl_cmd commands[] = {
+	{ "init", cmd_init, "[--prefix DIR] [--interface IF] [--group GROUP]" },
+	{ "user", cmd_user, "add|del|list|show|enable|disable ..." },
+	{ "device", cmd_device, "add|del ..." },
+	{ "totp", cmd_totp, "enroll|confirm|reset ..." },
+	{ "sessions", cmd_sessions, "[--json]" },
+	{ "activate", cmd_activate, "EMAIL --code CODE [--device NAME] [--duration DURATION]" },
+	{ "deactivate", cmd_deactivate, "EMAIL [--device NAME]" },
+	{ "mail-test", cmd_mail_test, "ADDRESS" },
+	{ "check-config", cmd_check_config, "" },
+	{ NULL, NULL, NULL },
+};
+
+static void help(FILE *f)
+{
+	fprintf(f,
+		"usage: wgotpctl [-c FILE] [--json] COMMAND [ARGS]\n"
+		"\n"
+		"  init [--prefix DIR] [--interface IF] [--group GROUP]\n"
+		"  user add EMAIL --method totp|email [--name NAME] [--no-otp]\n"
+		"  user del EMAIL [--force] | list | show EMAIL | enable EMAIL | disable EMAIL [--force]\n"
+		"  device add EMAIL NAME --public-key KEY --allowed-ips CIDR[,CIDR]\n"
+		"  device del EMAIL NAME [--force]\n"
+		"  totp enroll EMAIL [--png FILE] [--svg FILE] [--no-qr]\n"
+		"  totp confirm EMAIL CODE\n"
+		"  totp reset EMAIL\n"
+		"  sessions [--json]\n"
+		"  activate EMAIL [--code CODE] [--device NAME] [--duration 4h|8h|12h|24h]\n"
+		"  deactivate EMAIL [--device NAME]\n"
+		"  mail-test ADDRESS\n"
+		"  check-config\n"
+		"\n"
+		"-c FILE: the configuration (else $WGOTP_CONF, else " WGOTP_DEFAULT_CONF ").\n"
+		"Exit status: 0 success, 1 usage error, 2 failure. See wgotpctl(8).\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ctl ctl = { 0 };
+	int c, status = CTL_USAGE;
+
+	ctl_log_init();
+	argv[0] = (char *)"wgotpctl";
+	/* '+': stop at the command; its own options are its business. */
+	while ((c = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': ctl.conf_arg = optarg; break;
+		case 'j': ctl.json = true; break;
+		case 'h': help(stdout); return CTL_OK;
+		case 'V': printf("wgotpctl %s\n", PACKAGE_VERSION); return CTL_OK;
+		default: goto usage;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "wgotpctl: no command given\n");
+		goto usage;
+	}
+	if (!strcmp(argv[optind], "help")) {
+		help(stdout);
+		return CTL_OK;
+	}
+	status = ctl_dispatch(&ctl, NULL, commands, argc - optind, argv + optind);
+	wgotp_config_free(ctl.cfg);
+	return status;
+usage:
+	help(stderr);
+	return CTL_USAGE;
+}
