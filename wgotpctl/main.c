@@ -61,10 +61,10 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ctl ctl = { 0 };
-	int c, status = CTL_USAGE;
+	int c, status;
 
 	ctl_log_init();
-	argv[0] = (char *)"wgotpctl";
+	opterr = 0;
 	/* '+': stop at the command; its own options are its business. */
 	while ((c = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -72,13 +72,15 @@ int main(int argc, char **argv)
 		case 'j': ctl.json = true; break;
 		case 'h': help(stdout); return CTL_OK;
 		case 'V': printf("wgotpctl %s\n", PACKAGE_VERSION); return CTL_OK;
-		default: goto usage;
+		default:
+			if (optopt && optopt != 'c')
+				return ctl_fail(CTL_USAGE, "unknown option -%c (see wgotpctl --help)", optopt);
+			return ctl_fail(CTL_USAGE, "unknown option or missing value: %s (see wgotpctl --help)",
+					argv[optind - 1]);
 		}
 	}
-	if (optind >= argc) {
-		fprintf(stderr, "wgotpctl: no command given\n");
-		goto usage;
-	}
+	if (optind >= argc)
+		return ctl_fail(CTL_USAGE, "no command given (see wgotpctl --help)");
 	if (!strcmp(argv[optind], "help")) {
 		help(stdout);
 		return CTL_OK;
@@ -86,7 +88,4 @@ int main(int argc, char **argv)
 	status = ctl_dispatch(&ctl, NULL, commands, argc - optind, argv + optind);
 	wgotp_config_free(ctl.cfg);
 	return status;
-usage:
-	help(stderr);
-	return CTL_USAGE;
 }
