@@ -193,7 +193,48 @@ ssh_run() {
 	return 0
 }
 
+# ssh_bg CODE COMMAND: a session in the background, its stdin the FIFO
+# $SSHD_DIR/fifo held open on fd 7 until ssh_bg_end; output in
+# $SSHD_DIR/bg.out, pid SSH_BG_PID.
+ssh_bg() {
+	printf '%s\n' "$1" >"$SSHD_DIR/code"
+	rm -f "$SSHD_DIR/fifo"
+	mkfifo "$SSHD_DIR/fifo"
+	SSH_ASKPASS="$SSHD_DIR/askpass" SSH_ASKPASS_REQUIRE=force DISPLAY=:0 \
+		ssh -F /dev/null -p "$SSHD_PORT" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+		-o LogLevel=ERROR -o PreferredAuthentications=keyboard-interactive \
+		-o NumberOfPasswordPrompts=1 -o ConnectTimeout=10 -o BatchMode=no \
+		"$SSHD_USER@127.0.0.1" "$2" <"$SSHD_DIR/fifo" >"$SSHD_DIR/bg.out" 2>"$SSHD_DIR/ssh.err" &
+	SSH_BG_PID=$!
+	exec 7>"$SSHD_DIR/fifo"
+}
+
+# Close the session's stdin and wait for ssh; its status in SSH_RC.
+ssh_bg_end() {
+	exec 7>&-
+	wait "$SSH_BG_PID"
+	SSH_RC=$?
+	SSH_BG_PID=""
+}
+
+# wait_for SECONDS COMMAND...: until COMMAND succeeds (polled every 0.1 s)
+wait_for() {
+	local end=$(( $(date +%s) + $1 ))
+	shift
+	while ! "$@"; do
+		[ "$(date +%s)" -lt "$end" ] || return 1
+		sleep 0.1
+	done
+	return 0
+}
+
 sshd_cleanup() {
+	if [ -n "${SSH_BG_PID:-}" ]; then
+		exec 7>&-
+		kill "$SSH_BG_PID" 2>/dev/null
+		wait "$SSH_BG_PID" 2>/dev/null
+		SSH_BG_PID=""
+	fi
 	if [ -n "${SSHD_PID:-}" ]; then
 		kill "$SSHD_PID" 2>/dev/null
 		wait "$SSHD_PID" 2>/dev/null
