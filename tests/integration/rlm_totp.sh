@@ -132,7 +132,7 @@ ok $? "freeradius is still running"
 # --- no secrets in the logs --------------------------------------------
 # (freeradius -X itself prints the request's User-Password: those lines
 # are the server's, not ours.)
-grep -q 'wgotp-audit' "$RAD_LOG"
-ok $? "decisions are in the audit log (via radlog)"
-if grep -v -e 'User-Password = ' "$RAD_LOG" | grep -q -e "$S1" -e "$S2" -e "$S3" -e "$S4" -e "$S5" -e "$good" -e "$c"; then r=1; else r=0; fi
-ok $r "no TOTP secret and no code in the log (but for the server's own dump of User-Password)"
+grep -q 'wgotp-audit event=begin origin=radius user="alice@example.com" .*result=accept' "$RAD_AUDIT"
+ok $? "decisions are in the audit log ([General] AuditLog)"
+if grep -v -e 'User-Password = ' "$RAD_LOG" "$RAD_AUDIT" | grep -q -e "$S1" -e "$S2" -e "$S3" -e "$S4" -e "$S5" -e "$good" -e "$c"; then r=1; else r=0; fi
+ok $r "no TOTP secret and no code in the server or audit log (but for the server's own dump of User-Password)"
