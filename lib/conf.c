@@ -59,6 +59,9 @@ struct key {
 static const struct enum_val store_backends[] = {
 	{ "sqlite", WGOTP_STORE_SQLITE }, { "redis", WGOTP_STORE_REDIS }, { NULL, 0 },
 };
+static const struct enum_val activator_modes[] = {
+	{ "socket", WGOTP_ACTIVATOR_SOCKET }, { "redis", WGOTP_ACTIVATOR_REDIS }, { NULL, 0 },
+};
 static const struct enum_val mail_transports[] = {
 	{ "none", WGOTP_MAIL_NONE }, { "graph", WGOTP_MAIL_GRAPH },
 	{ "smtp", WGOTP_MAIL_SMTP }, { "sendmail", WGOTP_MAIL_SENDMAIL }, { NULL, 0 },
@@ -94,6 +97,9 @@ static const struct key keys[] = {
 	{ "Store", "RedisPasswordFile", T_PATH, F(redis_password_file), 0, 0, "", NULL },
 	{ "Store", "RedisTimeout", T_MS, F(redis_timeout_ms), 1, 60000, "1000", NULL },
 	{ "Store", "RedisPrefix", T_STR, F(redis_prefix), 0, 0, "wgotp:", NULL },
+	{ "Store", "RedisConnectTimeout", T_MS, F(redis_connect_timeout_ms), 1, 60000, "1000", NULL },
+	{ "Store", "RedisSentinels", T_STR, F(redis_sentinels), 0, 0, "", NULL },
+	{ "Store", "RedisMasterName", T_STR, F(redis_master), 0, 0, "mymaster", NULL },
 
 	{ "TOTP", "Digits", T_INT, F(totp_digits), 6, 8, "6", NULL },
 	{ "TOTP", "Period", T_INT, F(totp_period), 10, 300, "30", NULL },
@@ -124,6 +130,9 @@ static const struct key keys[] = {
 	{ "Activator", "ReconcileInterval", T_DUR, F(reconcile_interval), 1, DAY, "1m", NULL },
 	{ "Activator", "ConnectTimeout", T_MS, F(activator_connect_timeout_ms), 1, 60000, "2000", NULL },
 	{ "Activator", "ReplyTimeout", T_MS, F(activator_reply_timeout_ms), 1, 60000, "5000", NULL },
+	{ "Activator", "Mode", T_ENUM, F(activator_mode), 0, 0, "socket", activator_modes },
+	{ "Activator", "Stream", T_STR, F(activator_stream), 0, 0, "wgotp:activations", NULL },
+	{ "Activator", "Gateway", T_STR, F(gateway), 0, 0, "", NULL },
 
 	{ "Mail", "Transport", T_ENUM, F(mail_transport), 0, 0, "none", mail_transports },
 	{ "Mail", "From", T_STR, F(mail_from), 0, 0, "", NULL },

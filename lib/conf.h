@@ -24,6 +24,12 @@ enum wgotp_store_backend {
 	WGOTP_STORE_REDIS,
 };
 
+/* How activate/deactivate reach wg-activator. */
+enum wgotp_activator_mode {
+	WGOTP_ACTIVATOR_SOCKET,	/* the local control socket, synchronously */
+	WGOTP_ACTIVATOR_REDIS,	/* a Redis stream every gateway consumes */
+};
+
 enum wgotp_mail_transport {
 	WGOTP_MAIL_NONE,	/* email codes cannot be delivered */
 	WGOTP_MAIL_GRAPH,
@@ -71,6 +77,9 @@ struct wgotp_config {
 	char *redis_password_file;	/* RedisPasswordFile */
 	int redis_timeout_ms;		/* RedisTimeout (ms) */
 	char *redis_prefix;		/* RedisPrefix = "wgotp:" */
+	int redis_connect_timeout_ms;	/* RedisConnectTimeout (ms) */
+	char *redis_sentinels;		/* RedisSentinels = host:port, host:port */
+	char *redis_master;		/* RedisMasterName (with Sentinels) */
 
 	/* [TOTP] */
 	int totp_digits;		/* Digits = 6 (6..8) */
@@ -109,6 +118,9 @@ struct wgotp_config {
 	int64_t reconcile_interval;	/* ReconcileInterval = 1m */
 	int activator_connect_timeout_ms;	/* ConnectTimeout = 2000 */
 	int activator_reply_timeout_ms;		/* ReplyTimeout = 5000 */
+	enum wgotp_activator_mode activator_mode;	/* Mode = socket | redis */
+	char *activator_stream;		/* Stream = wgotp:activations (Mode = redis) */
+	char *gateway;			/* Gateway = this gateway's name (default: host name) */
 
 	/* [Mail] */
 	enum wgotp_mail_transport mail_transport;	/* Transport = graph | smtp | sendmail | none */

@@ -3,6 +3,11 @@
  * The state store (SQLite backend): every operation and return code, exact
  * expiry boundaries, the schema version, file modes, and atomicity under
  * many processes and threads at once.
+ *
+ * WGOTP_TEST_STORE=redis runs the same operations and concurrency tests
+ * against the Redis backend (tests/integration/store_redis.sh starts a
+ * redis-server and sets WGOTP_TEST_REDIS_*); the SQLite-only checks are
+ * then replaced by Redis ones (test_store_redis.h).
  */
 #include "config.h"
 
@@ -22,6 +27,10 @@
 
 static char *tmpdir;
 static const char *ops_db;	/* the database test_challenges runs on */
+static bool redis_mode;		/* WGOTP_TEST_STORE=redis */
+#ifdef HAVE_REDIS
+static void redis_cfg(struct wgotp_config *cfg, const char *path);
+#endif
 
 /* ---- helpers ----------------------------------------------------------- */
 
@@ -46,6 +55,10 @@ static struct wgotp_config *make_cfg(const char *path, int busy_ms)
 		abort();
 	cfg->store_backend = WGOTP_STORE_SQLITE;
 	cfg->store_busy_timeout_ms = busy_ms;
+#ifdef HAVE_REDIS
+	if (redis_mode)
+		redis_cfg(cfg, path);
+#endif
 	return cfg;
 }
 
@@ -153,6 +166,27 @@ static void log_capture(void *arg, enum wgotp_log_level level, const char *msg)
 	log_n[level]++;
 	snprintf(log_last, sizeof(log_last), "%s", msg);
 }
+
+#ifdef HAVE_REDIS
+#include "test_store_redis.h"
+#else
+static long long redis_int(const char *path, const char *cmd)
+{
+	(void)path;
+	(void)cmd;
+	return -1;
+}
+#endif
+
+/* A count from the database, or from Redis (rcmd: a command answering an
+ * integer, %s the key prefix of this database); with no Redis equivalent
+ * (rcmd NULL) the check is not run in Redis mode. */
+#define raw_n(path, sql, rcmd, ...) do { \
+	if (!redis_mode) \
+		is_int(raw_int((path), (sql)), __VA_ARGS__); \
+	else if ((rcmd) != NULL) \
+		is_int(redis_int((path), (rcmd)), __VA_ARGS__); \
+} while (0)
 
 /* ---- open, files, schema ----------------------------------------------- */
 
@@ -288,8 +322,8 @@ static void test_challenges(struct wgotp_store *st)
 	is_int(out.duration, 4 * 3600, "duration");
 	is_str(out.device, c.device, "device");
 	is_str(out.origin, "radius", "origin");
-	is_int(raw_int(ops_db, "SELECT count(*) FROM challenges WHERE typeof(code_mac) = 'blob'"
-		       " AND length(code_mac) = 32"), 1, "code_mac is stored as a 32-byte BLOB");
+	raw_n(ops_db, "SELECT count(*) FROM challenges WHERE typeof(code_mac) = 'blob'"
+	      " AND length(code_mac) = 32", NULL, 1, "code_mac is stored as a 32-byte BLOB");
 
 	/* Expiry is exclusive: expires == now is expired. */
 	is_int(o->challenge_try(st->state, c.id, 1299, 5, &out), 0, "one second before expiry: live");
@@ -311,8 +345,8 @@ static void test_challenges(struct wgotp_store *st)
 		is_int(out.tries, i, "tries == %d", i);
 	}
 	is_int(o->challenge_try(st->state, c.id, 1001, 3, &out), -EMLINK, "try 4 of 3: -EMLINK");
-	is_int(raw_int(ops_db, "SELECT count(*) FROM challenges WHERE id = 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'"),
-	       0, "the row is gone after -EMLINK");
+	raw_n(ops_db, "SELECT count(*) FROM challenges WHERE id = 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'",
+	      "EXISTS %sc:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0, "the row is gone after -EMLINK");
 	is_int(o->challenge_try(st->state, c.id, 1001, 3, &out), -ENOENT, "and then -ENOENT");
 	is_int(o->challenge_del(st->state, c.id), -ENOENT, "del after -EMLINK: -ENOENT");
 
@@ -364,7 +398,8 @@ static void test_expire(struct wgotp_store *st, const char *path)
 	int64_t n;
 	char *v = NULL;
 
-	raw_exec(path, "DELETE FROM challenges; DELETE FROM counters; DELETE FROM kv; DELETE FROM sessions");
+	if (!redis_mode)	/* (Redis: a prefix of its own, nothing to clear) */
+		raw_exec(path, "DELETE FROM challenges; DELETE FROM counters; DELETE FROM kv; DELETE FROM sessions");
 	c = mk_challenge("e0000000000000000000000000000001", "erin@example.com", WGOTP_METHOD_EMAIL,
 			 9000, 10000);
 	o->challenge_put(st->state, &c);
@@ -379,16 +414,18 @@ static void test_expire(struct wgotp_store *st, const char *path)
 	o->session_put(st->state, &s);
 
 	is_int(o->expire(st->state, 10000), 0, "expire");
-	is_int(raw_int(path, "SELECT count(*) FROM challenges WHERE id = 'e0000000000000000000000000000001'"),
-	       0, "the challenge expiring at now is gone");
-	is_int(raw_int(path, "SELECT count(*) FROM challenges WHERE id = 'e0000000000000000000000000000002'"),
-	       1, "the one expiring a second later stays");
-	is_int(raw_int(path, "SELECT count(*) FROM counters WHERE key = 'old'"), 0, "over counter gone");
-	is_int(raw_int(path, "SELECT count(*) FROM counters WHERE key = 'young'"), 1, "live counter stays");
-	is_int(raw_int(path, "SELECT count(*) FROM kv WHERE key = 'old'"), 0, "expired kv gone");
+	raw_n(path, "SELECT count(*) FROM challenges WHERE id = 'e0000000000000000000000000000001'",
+	      "EXISTS %sc:e0000000000000000000000000000001", 0, "the challenge expiring at now is gone");
+	raw_n(path, "SELECT count(*) FROM challenges WHERE id = 'e0000000000000000000000000000002'",
+	      "EXISTS %sc:e0000000000000000000000000000002", 1, "the one expiring a second later stays");
+	/* (Redis: a counter goes by its native TTL, the end of its window) */
+	raw_n(path, "SELECT count(*) FROM counters WHERE key = 'old'", NULL, 0, "over counter gone");
+	raw_n(path, "SELECT count(*) FROM counters WHERE key = 'young'", "EXISTS %sn:young", 1,
+	      "live counter stays");
+	raw_n(path, "SELECT count(*) FROM kv WHERE key = 'old'", "EXISTS %sk:old", 0, "expired kv gone");
 	is_int(o->kv_get(st->state, "young", 10000, &v), 0, "live kv stays");
 	free(v);
-	is_int(raw_int(path, "SELECT count(*) FROM sessions"), 1, "sessions are not expired by expire()");
+	raw_n(path, "SELECT count(*) FROM sessions", "HLEN %ss", 1, "sessions are not expired by expire()");
 	o->session_del(st->state, "erin@example.com", "laptop");
 }
 
@@ -424,8 +461,8 @@ static void test_totp(struct wgotp_store *st, const char *path)
 	is_int(o->totp_use_step(st->state, big, UINT64_MAX), -ERANGE, "UINT64_MAX: -ERANGE");
 	is_int(o->totp_use_step(st->state, big, (uint64_t)INT64_MAX), -EALREADY,
 	       "INT64_MAX again: -EALREADY");
-	is_int(raw_int(path, "SELECT count(*) FROM totp_steps WHERE typeof(step) = 'integer' AND step > 0"),
-	       2, "steps stored as positive INTEGERs");
+	raw_n(path, "SELECT count(*) FROM totp_steps WHERE typeof(step) = 'integer' AND step > 0",
+	      NULL, 2, "steps stored as positive INTEGERs");
 	is_int(o->totp_use_step(st->state, NULL, 1), -EINVAL, "NULL user: -EINVAL");
 }
 
@@ -862,7 +899,8 @@ static void test_concurrency(void)
 	is_int(counts[1], 1, "one gets -EMLINK (and deletes it)");
 	is_int(counts[2], 2, "the rest find it gone (-ENOENT)");
 	is_int(counts[3] + counts[5] + counts[6] + counts[7], 0, "no other outcome");
-	is_int(raw_int(path, "SELECT count(*) FROM challenges"), 0, "the challenge is gone");
+	raw_n(path, "SELECT count(*) FROM challenges", "EXISTS %sc:7777777777777777777777777777777a", 0,
+	      "the challenge is gone");
 
 	munmap(shm, sizeof(*shm));
 	free(path);
@@ -874,8 +912,18 @@ int main(void)
 	char *path;
 
 	tmpdir = tu_tmpdir();
-	test_open_modes();
-	test_open_errors();
+	if (getenv("WGOTP_TEST_STORE") && !strcmp(getenv("WGOTP_TEST_STORE"), "redis")) {
+#ifdef HAVE_REDIS
+		redis_mode = true;
+		redis_setup();
+#else
+		skip_all("WGOTP_TEST_STORE=redis, but this build has no Redis support");
+#endif
+	}
+	if (!redis_mode) {
+		test_open_modes();
+		test_open_errors();
+	}
 
 	path = db_path("ops.db");
 	ops_db = path;
@@ -891,9 +939,14 @@ int main(void)
 		test_sessions(st);
 		wgotp_store_close(st);
 	}
-	free(path);
 
-	test_busy_and_io();
+	if (!redis_mode)
+		test_busy_and_io();
+#ifdef HAVE_REDIS
+	else
+		test_redis(path);
+#endif
+	free(path);
 	test_concurrency();
 
 	tu_rmdir(tmpdir);
