@@ -389,26 +389,36 @@ static int check_totp(struct wgotp_flow *f, const struct subject *s, const char 
 		*why = s->why_not;
 		return 0;
 	}
-	ret = f->store->ops->totp_last_step(f->store->state, s->name, &last);
-	if (ret < 0)
-		return ret;
-	ret = wgotp_totp_verify_b32(s->user->totp_secret, &f->totp, now, code, last, &step);
-	if (ret == -EALREADY) {
-		*why = WGOTP_R_REPLAY;
-		return 0;
-	}
-	if (ret == -EACCES || ret == -EINVAL) {
+	/* Fast path: one write. The code's earliest matching step in the
+	 * window is offered to the store, whose atomic update refuses a step
+	 * at or below the last one used (a replay, or the loser of two
+	 * concurrent logins with one code: RADIUS and PAM, two servers). */
+	ret = wgotp_totp_verify_b32(s->user->totp_secret, &f->totp, now, code, 0, &step);
+	if (ret == -EACCES || ret == -EINVAL || ret == -EALREADY) {
 		*why = WGOTP_R_BAD_CODE;
 		return 0;
 	}
 	if (ret < 0)
 		return ret;
-	/* The store has the last word: of two concurrent logins with the
-	 * same code (RADIUS and PAM, or two RADIUS servers) one wins. */
 	ret = f->store->ops->totp_use_step(f->store->state, s->name, step);
 	if (ret == -EALREADY) {
-		*why = WGOTP_R_REPLAY;
-		return 0;
+		/* Refused: the same digits may also be the code of a later
+		 * step of the window, above the one last used. Look again. */
+		ret = f->store->ops->totp_last_step(f->store->state, s->name, &last);
+		if (ret < 0)
+			return ret;
+		ret = wgotp_totp_verify_b32(s->user->totp_secret, &f->totp, now, code, last, &step);
+		if (ret == -EALREADY || ret == -EACCES) {
+			*why = WGOTP_R_REPLAY;
+			return 0;
+		}
+		if (ret < 0)
+			return ret;
+		ret = f->store->ops->totp_use_step(f->store->state, s->name, step);
+		if (ret == -EALREADY) {
+			*why = WGOTP_R_REPLAY;
+			return 0;
+		}
 	}
 	if (ret < 0)
 		return ret;
