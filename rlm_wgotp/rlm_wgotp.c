@@ -10,7 +10,7 @@
 #include "rlm_wgotp.h"
 
 #include "log.h"
-#include "mail.h"
+#include "frontend.h"
 
 static const CONF_PARSER module_config[] = {
 	{ "config", FR_CONF_OFFSET(PW_TYPE_FILE_INPUT, rlm_wgotp_t, config_file), WGOTP_DEFAULT_CONF },
@@ -46,41 +46,18 @@ static int find_attr(CONF_SECTION *conf, char const *name, DICT_ATTR const **out
 	return 0;
 }
 
-/*
- * The mail transport for email codes, built by lib/ from [Mail] (mail.h).
- * Transport = none leaves *have false: the flow then fails email users
- * (RLM_MODULE_FAIL), and we say so once here rather than per request.
- */
-static int open_mailer(CONF_SECTION *conf, rlm_wgotp_t *inst, struct wgotp_mailer *out,
-		       bool *have, struct wgotp_error *err)
-{
-	int ret;
-
-	*have = false;
-	memset(out, 0, sizeof(*out));
-	if (inst->cfg->mail_transport == WGOTP_MAIL_NONE) {
-		cf_log_module(conf, "wgotp: %s: [Mail] Transport = none: email users cannot log in",
-			      inst->config_file);
-		return 0;
-	}
-	ret = wgotp_mailer_from_config(inst->cfg, inst->store, out, err);
-	if (ret < 0)
-		return ret;
-	*have = true;
-	cf_log_module(conf, "wgotp: %s: email codes sent by %s", inst->config_file,
-		      wgotp_mailer_transport(out));
-	return 0;
-}
-
 static int mod_detach(void *instance)
 {
 	rlm_wgotp_t *inst = instance;
 
-	wgotp_flow_free(inst->flow);
+	if (inst->fe) {
+		wgotp_frontend_close(inst->fe);
+	} else {
+		wgotp_config_free(inst->cfg);	/* loaded, not yet handed over */
+	}
+	inst->fe = NULL;
 	inst->flow = NULL;
-	wgotp_store_close(inst->store);
 	inst->store = NULL;
-	wgotp_config_free(inst->cfg);
 	inst->cfg = NULL;
 	return 0;
 }
@@ -88,9 +65,13 @@ static int mod_detach(void *instance)
 static int mod_instantiate(CONF_SECTION *conf, void *instance)
 {
 	rlm_wgotp_t *inst = instance;
+	static const char *const transports[] = {
+		[WGOTP_MAIL_NONE] = "none", [WGOTP_MAIL_GRAPH] = "Microsoft Graph",
+		[WGOTP_MAIL_SMTP] = "SMTP", [WGOTP_MAIL_SENDMAIL] = "sendmail",
+	};
 	struct wgotp_error err = { .msg = "" };
-	struct wgotp_mailer mailer;
-	bool have_mailer = false;
+	enum wgotp_frontend_stage stage = WGOTP_FE_OK;
+	struct wgotp_config *cfg;
 	int ret = -1;
 
 	rlm_wgotp_log_init();
@@ -125,28 +106,27 @@ static int mod_instantiate(CONF_SECTION *conf, void *instance)
 		goto cleanup;
 	}
 
-	if (wgotp_store_open(inst->cfg, &inst->store, &err) < 0) {
-		cf_log_err_cs(conf, "%s: cannot open the state store: %s", inst->config_file, err.msg);
+	/* Store, mail transport and flow: the frontend takes the config. */
+	cfg = inst->cfg;
+	inst->cfg = NULL;
+	if (wgotp_frontend_open(cfg, NULL, NULL, &inst->fe, &stage, &err) < 0) {
+		cf_log_err_cs(conf, "%s: %s%s", inst->config_file,
+			      stage == WGOTP_FE_STORE ? "cannot open the state store: " : "", err.msg);
 		goto cleanup;
 	}
-	if (open_mailer(conf, inst, &mailer, &have_mailer, &err) < 0) {
-		cf_log_err_cs(conf, "%s: %s", inst->config_file, err.msg);
-		goto cleanup;
-	}
-	/* The flow takes the mailer (and zeroes ours) once it holds it. */
-	ret = wgotp_flow_new(inst->cfg, inst->store, have_mailer ? &mailer : NULL, NULL, NULL,
-			     &inst->flow, &err);
-	if (ret < 0) {
-		ret = -1;
-		cf_log_err_cs(conf, "%s: %s", inst->config_file, err.msg);
-		goto cleanup;
-	}
+	inst->cfg = inst->fe->cfg;
+	inst->store = inst->fe->store;
+	inst->flow = inst->fe->flow;
+	if (inst->cfg->mail_transport == WGOTP_MAIL_NONE)
+		cf_log_module(conf, "wgotp: %s: [Mail] Transport = none: email users cannot log in",
+			      inst->config_file);
+	else
+		cf_log_module(conf, "wgotp: %s: email codes sent by %s", inst->config_file,
+			      transports[inst->cfg->mail_transport]);
 	cf_log_module(conf, "wgotp: %s: users %s, %s store", inst->config_file, inst->cfg->directory,
 		      inst->store->ops->name);
 	ret = 0;
 cleanup:
-	if (have_mailer && mailer.free)
-		mailer.free(mailer.arg);
 	if (ret < 0)
 		mod_detach(inst);
 	return ret;

@@ -22,6 +22,7 @@
 #include "attrs.h"
 #include "conf.h"
 #include "flow.h"
+#include "frontend.h"
 #include "store.h"
 
 typedef struct rlm_wgotp_t {
@@ -39,6 +40,7 @@ typedef struct rlm_wgotp_t {
 	/* Built in instantiate. */
 	bool		unknown_noop;
 	struct wgotp_config	*cfg;
+	struct wgotp_frontend	*fe;	/* owns cfg, store and flow below */
 	struct wgotp_store	*store;
 	struct wgotp_flow	*flow;
 
