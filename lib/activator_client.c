@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -303,6 +304,31 @@ static void get_str(json_object *o, const char *k, char *out, size_t len)
 		snprintf(out, len, "%s", json_object_get_string(v));
 }
 
+/* Mode = redis: queue req (consumed) on the stream instead. */
+static int act_queue(const struct wgotp_config *cfg, json_object *req, struct wgotp_error *err)
+{
+	const char *text;
+	size_t len;
+	int ret;
+
+	if (!req)
+		return wgotp_error_set(err, ENOMEM, "wg-activator: out of memory");
+	json_object_object_add(req, "version", json_object_new_int(WGOTP_ACTIVATOR_PROTO_VERSION));
+	text = json_object_to_json_string_length(req, JSON_C_TO_STRING_PLAIN, &len);
+	if (!text || len + 1 >= WGOTP_ACTIVATOR_MAX_MSG) {
+		ret = wgotp_error_set(err, text ? EINVAL : ENOMEM, "wg-activator: cannot encode request");
+		goto cleanup;
+	}
+#ifdef HAVE_REDIS
+	ret = wgotp_activator_xadd(cfg, text, len, err);
+#else
+	ret = wgotp_error_set(err, ENOTSUP, "[Activator] Mode = redis, but this build has no Redis support");
+#endif
+cleanup:
+	json_object_put(req);
+	return ret;
+}
+
 int wgotp_activator_activate(const struct wgotp_config *cfg, const char *user,
 			     const char *device, const char *public_key, int64_t duration,
 			     const char *origin, int64_t *expires, struct wgotp_error *err)
@@ -321,6 +347,19 @@ int wgotp_activator_activate(const struct wgotp_config *cfg, const char *user,
 	add_str(req, "origin", origin);
 	if (req && duration)
 		json_object_object_add(req, "duration", json_object_new_int64(duration));
+	if (cfg->activator_mode == WGOTP_ACTIVATOR_REDIS) {
+		/* refuse here what the daemon would refuse: nobody reads its reply */
+		if (duration > cfg->session_max) {
+			ret = wgotp_error_set(err, EINVAL, "wg-activator: duration %" PRId64
+					      " s is over MaxDuration", duration);
+			goto cleanup;
+		}
+		ret = act_queue(cfg, req, err);
+		req = NULL;
+		if (ret == 0 && expires)
+			*expires = (int64_t)time(NULL) + wgotp_config_session_duration(cfg, duration);
+		goto cleanup;
+	}
 	ret = act_call(cfg, req, &reply, err);
 	req = NULL;
 	if (ret < 0)
@@ -349,6 +388,13 @@ int wgotp_activator_deactivate(const struct wgotp_config *cfg, const char *user,
 	req = new_req("deactivate");
 	add_str(req, "user", user);
 	add_str(req, "device", device);
+	if (cfg->activator_mode == WGOTP_ACTIVATOR_REDIS) {
+		ret = act_queue(cfg, req, err);
+		req = NULL;
+		if (ret == 0 && n_ended)
+			*n_ended = 0;
+		goto cleanup;
+	}
 	ret = act_call(cfg, req, &reply, err);
 	req = NULL;
 	if (ret < 0)

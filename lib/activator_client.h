@@ -58,6 +58,18 @@ int wgotp_activator_activate(const struct wgotp_config *cfg, const char *user,
 			     const char *device, const char *public_key, int64_t duration,
 			     const char *origin, int64_t *expires, struct wgotp_error *err);
 
+/*
+ * [Activator] Mode = redis: activate and deactivate do not wait for the
+ * daemon; the request is appended to the Redis stream [Activator] Stream
+ * (lib/activator_redis.c), where the wg-activator of each gateway picks it
+ * up, even after a restart. 0 then means "queued"; *expires is now + the
+ * policy's duration (a longer running session is not known here) and
+ * *n_ended is 0. -EIO: Redis could not be reached; -ENOTSUP: built
+ * without hiredis. list and ping always use the socket.
+ */
+int wgotp_activator_xadd(const struct wgotp_config *cfg, const char *req, size_t len,
+			 struct wgotp_error *err);
+
 /* End the sessions of user's devices now: device NULL = all of them.
  * *n_ended (if not NULL) receives how many sessions ended (0 is not an
  * error: the user had none). */

@@ -24,6 +24,9 @@
 #include "directory.h"
 #include "log.h"
 #include "loop.h"
+#ifdef HAVE_REDIS
+#include "stream.h"
+#endif
 
 static void log_stderr(void *arg, enum wgotp_log_level level, const char *msg)
 {
@@ -142,6 +145,9 @@ int main(int argc, char **argv)
 	struct loop *loop = NULL;
 	struct ctlsock *ctl = NULL;
 	struct activator act = { 0 };
+#ifdef HAVE_REDIS
+	struct stream *stream = NULL;
+#endif
 	bool act_ready = false;
 	int ready_fd = -1, opt, ret = 1;
 
@@ -215,6 +221,18 @@ int main(int argc, char **argv)
 	}
 	/* A failed first reconcile is logged; the timers retry. */
 	act_reconcile(&act);
+	/* Requests queued on the Redis stream, once the table is settled. */
+	if (cfg->activator_mode == WGOTP_ACTIVATOR_REDIS) {
+#ifdef HAVE_REDIS
+		if (stream_open(&act, &stream, &err) < 0) {
+			log_err("%s", err.msg);
+			goto cleanup;
+		}
+#else
+		log_err("%s: [Activator] Mode = redis, but this build has no Redis support", cfg->path);
+		goto cleanup;
+#endif
+	}
 	log_info("ready: interface %s (%s backend), socket %s, %zu live session(s)",
 		 cfg->interface, wg_backend_name(act.wg), cfg->activator_socket, act.table.n);
 	notify_ready();
@@ -230,6 +248,9 @@ int main(int argc, char **argv)
 cleanup:
 	if (ready_fd >= 0)
 		close(ready_fd);	/* the parent reads EOF: failure */
+#ifdef HAVE_REDIS
+	stream_close(stream);
+#endif
 	ctl_close(ctl);
 	if (act_ready)
 		act_fini(&act);
