@@ -82,6 +82,7 @@ must() {
 	local desc=$1 t0 ms rc out
 	shift
 	out=$(mktemp "${TMPDIR:-/tmp}/wgotp-demo-out.XXXXXX")
+	MUST_OUT=$out
 	t0=$(now_ms)
 	"$@" >"$out" 2>&1
 	rc=$?
@@ -94,6 +95,7 @@ must() {
 	fi
 	[ -s "$out" ] && indent <"$out"
 	rm -f "$out"
+	MUST_OUT=""
 	return "$rc"
 }
 refuse() { ! "$@"; }
@@ -189,10 +191,13 @@ else
 fi
 
 # ---- cleanup (also on Ctrl-C) ------------------------------------------
-NS_B="" IF_B=""
+NS_B="" IF_B="" MUST_OUT=""
+exec 3>&1 4>&2		# the terminal, for cleanup during a must's redirection
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
+	exec 1>&3 2>&4
+	[ -n "$MUST_OUT" ] && rm -f "$MUST_OUT"
 	if [ "$FINISHED" != 1 ]; then
 		echo
 		echo "demo: interrupted (status $rc): cleaning up"
