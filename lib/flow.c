@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "audit.h"
@@ -142,6 +143,22 @@ cleanup:
 	return ret;
 }
 
+/* users.json holds the TOTP secrets: like the server key, it must not be
+ * readable by others or writable by group or others (0640 at most; the
+ * group is the one FreeRADIUS and sshd read it as). */
+static int check_directory_mode(const char *path, struct wgotp_error *err)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return 0;	/* the directory cache says what is wrong */
+	if (st.st_mode & (S_IROTH | S_IWOTH | S_IWGRP))
+		return wgotp_error_set(err, EPERM,
+				       "%s: holds TOTP secrets and is mode %04o: it must not be readable by others nor writable by group or others (chmod 640)",
+				       path, (unsigned int)(st.st_mode & 07777));
+	return 0;
+}
+
 int wgotp_flow_new(const struct wgotp_config *cfg, struct wgotp_store *store,
 		   struct wgotp_mailer *mailer, wgotp_clock_fn clock, void *clock_arg,
 		   struct wgotp_flow **out, struct wgotp_error *err)
@@ -181,6 +198,9 @@ int wgotp_flow_new(const struct wgotp_config *cfg, struct wgotp_store *store,
 				      cfg->audit_log, strerror(-ret));
 		goto cleanup;
 	}
+	ret = check_directory_mode(cfg->directory, err);
+	if (ret < 0)
+		goto cleanup;
 	ret = wgotp_dir_cache_new(cfg->directory, &f->dir, err);
 	if (ret < 0)
 		goto cleanup;

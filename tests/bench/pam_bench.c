@@ -84,6 +84,7 @@ static void write_fixture(const char *dir, int users, const char *module)
 		fprintf(f, "%s\"user%05d@example.com\": { \"method\": \"totp\", \"totp_secret\": \"%s\","
 			" \"totp_state\": \"active\", \"enabled\": true }\n", i ? "," : "", i, SECRET);
 	fprintf(f, "} }\n");
+	fchmod(fileno(f), 0640);	/* the modules refuse a world-readable users.json */
 	fclose(f);
 	free(p);
 	free(tu_write(dir, "server.key",

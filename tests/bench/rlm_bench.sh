@@ -51,6 +51,7 @@ with open(secrets, "w") as f:
                     "enabled": True, "require_otp": True, "devices": []}
         f.write("%s\t%s\n" % (email, s))
 json.dump({"version": 1, "users": u}, open(users + ".tmp", "w"), separators=(",", ":"))
+os.chmod(users + ".tmp", 0o640)   # the module refuses a world-readable users.json
 os.rename(users + ".tmp", users)
 PY
 rad_start || exit 1

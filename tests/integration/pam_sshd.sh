@@ -44,6 +44,7 @@ is "$SSH_OUT" "logged-in as $SSHD_USER" "the next step's code logs in"
 # The module fails closed for a user it cannot know, after the same prompt.
 rm -f "$SSHD_DIR/users.d/$SSHD_EMAIL"
 echo '{ "version": 1, "users": {} }' >"$SSHD_USERS"
+chmod 640 "$SSHD_USERS"
 ssh_run "$(oathtool --totp -b -N 'now + 60 seconds' "$S1")"
 ok $((SSH_RC == 0)) "a user no longer in users.json cannot log in"
 is "$SSH_PROMPTS" "($SSHD_USER@127.0.0.1) Verification code: " "... and was asked the same question"

@@ -477,6 +477,18 @@ static void test_server_key(void)
 	is_int(wgotp_flow_new(x.cfg, x.store, NULL, NULL, NULL, &f, &err), -EPERM,
 	       "a world-readable server key is refused");
 	ok(strstr(err.msg, "server key") != NULL, "  with a clear message");
+	chmod(x.cfg->server_key_file, 0600);
+	chmod(x.cfg->directory, 0644);
+	is_int(wgotp_flow_new(x.cfg, x.store, NULL, NULL, NULL, &f, &err), -EPERM,
+	       "a world-readable users.json is refused");
+	ok(strstr(err.msg, "users.json") && strstr(err.msg, "0644"), "  naming the file and its mode");
+	chmod(x.cfg->directory, 0660);
+	is_int(wgotp_flow_new(x.cfg, x.store, NULL, NULL, NULL, &f, &err), -EPERM,
+	       "a group-writable users.json is refused");
+	chmod(x.cfg->directory, 0640);
+	is_int(wgotp_flow_new(x.cfg, x.store, NULL, NULL, NULL, &f, &err), 0, "0640 is fine");
+	wgotp_flow_free(f);
+	f = NULL;
 	free(tu_write(x.dir, "server.key", "abcd\n", 0600));
 	is_int(wgotp_flow_new(x.cfg, x.store, NULL, NULL, NULL, &f, &err), -EINVAL,
 	       "a short server key is refused");

@@ -29,6 +29,7 @@ act_setup() {
 	mkdir -p "$ACT_DIR"
 	(umask 077; head -c 32 /dev/urandom >"$ACT_DIR/server.key")
 	echo '{ "version": 1, "users": {} }' >"$ACT_USERS"
+	chmod 640 "$ACT_USERS"	# TOTP secrets: never readable by others
 	cat >"$ACT_CONF" <<CONF
 [General]
 Directory = $ACT_USERS
@@ -58,6 +59,7 @@ CONF
 act_users() {
 	local tmp="$ACT_USERS.tmp.$$"
 	printf '{ "version": 1, "users": { %s } }\n' "$1" >"$tmp"
+	chmod 640 "$tmp"
 	mv "$tmp" "$ACT_USERS"
 }
 

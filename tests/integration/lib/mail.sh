@@ -104,6 +104,7 @@ mail_setup() {
 	(umask 077; echo "s3cr3t~client.Secret_value" >"$MAIL_SECRET"; echo "smtp-pass-42" >"$MAIL_PASSWORD")
 	(umask 077; head -c 32 /dev/urandom >"$MAIL_TMP/server.key")
 	echo '{ "version": 1, "users": {} }' >"$MAIL_TMP/users.json"
+	chmod 640 "$MAIL_TMP/users.json"
 }
 
 mail_conf() {

@@ -84,6 +84,7 @@ rad_init() {
 	od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > "$RAD_DIR/wgotp/server.key"
 	chmod 600 "$RAD_DIR/wgotp/server.key"
 	printf '{ "version": 1, "users": {} }\n' > "$RAD_USERS"
+	chmod 640 "$RAD_USERS"	# TOTP secrets: never readable by others
 	cat > "$RAD_CONF" <<EOF2
 [General]
 Directory = $RAD_USERS
@@ -300,6 +301,7 @@ rad_users_flush() {
 		done
 		printf '\n} }\n'
 	} > "$RAD_USERS.tmp"
+	chmod 640 "$RAD_USERS.tmp"
 	mv "$RAD_USERS.tmp" "$RAD_USERS"
 }
 

@@ -72,6 +72,7 @@ sshd_conf() {
 	chmod 700 "$1"
 	(umask 077; od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$1/server.key")
 	echo '{ "version": 1, "users": {} }' >"$SSHD_USERS"
+	chmod 640 "$SSHD_USERS"	# TOTP secrets: never readable by others
 	cat >"$SSHD_WGOTP_CONF" <<CONF
 [General]
 Directory = $SSHD_USERS
@@ -105,6 +106,7 @@ sshd_user_totp() {
 		done
 		printf '\n} }\n'
 	} >"$SSHD_USERS.tmp"
+	chmod 640 "$SSHD_USERS.tmp"
 	mv "$SSHD_USERS.tmp" "$SSHD_USERS"
 }
 
