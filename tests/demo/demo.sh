@@ -30,6 +30,8 @@
 #
 # Environment: DEMO_DURATION (session length, default 20s), DEMO_PAUSE=1
 # (wait for Enter between steps), DEMO_KEEP=1 (keep the temporary files).
+# Variables such as ACT_CONF and RAD_CONF are read by the sourced libraries.
+# shellcheck disable=SC1090,SC2034
 set -u
 export LC_ALL=C
 

@@ -74,7 +74,7 @@ id=$(sed -n 's/^   server   wgotp-s-\([0-9a-f]*\):.*/\1/p' "$LOG" | head -n 1)
 if [ -n "$id" ]; then
 	if ip netns list | grep -q -- "-$id"; then r=1; else r=0; fi
 	ok $r "no namespace of the demo is left"
-	if ls /var/run/wireguard 2>/dev/null | grep -q "$id"; then r=1; else r=0; fi
+	if compgen -G "/var/run/wireguard/*$id*" >/dev/null; then r=1; else r=0; fi
 	ok $r "no UAPI socket of the demo is left"
 	if pgrep -f "wireguard-go wg[scb]$id" >/dev/null; then r=1; else r=0; fi
 	ok $r "no wireguard-go of the demo is running"
