@@ -89,7 +89,7 @@ enum rd_script {
 static const char *const rd_lua[RS_N] = {
 	/* KEYS: challenge, user index, cx, cseq
 	 * ARGV: ttl_ms, created, expires, id, data, tries */
-	[RS_CH_PUT] =
+	[RS_CH_PUT] = (
 	"if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end\n"
 	"local seq = redis.call('INCR', KEYS[4])\n"
 	"redis.call('HSET', KEYS[1], 'd', ARGV[5], 'e', ARGV[3], 't', ARGV[6], 's', seq, 'x', KEYS[2])\n"
@@ -102,12 +102,12 @@ static const char *const rd_lua[RS_N] = {
 	 * created only waste room: their native TTL removes the rest */
 	"redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[2])\n"
 	"redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])\n"
-	"return 1\n",
+	"return 1\n"),
 
 	/* KEYS: challenge, cx. ARGV: now, max_tries, id.
 	 * {-1} unknown, {-2} expired, {-3} tries used up (deleted),
 	 * else {tries, data} */
-	[RS_CH_TRY] = LUA_CMP
+	[RS_CH_TRY] = (LUA_CMP
 	"local h = redis.call('HMGET', KEYS[1], 'd', 'e', 't', 'x')\n"
 	"if not h[1] then return {-1} end\n"
 	"if cmp(h[2], ARGV[1]) <= 0 then return {-2} end\n"
@@ -117,12 +117,12 @@ static const char *const rd_lua[RS_N] = {
 	"  redis.call('ZREM', KEYS[2], ARGV[3])\n"
 	"  return {-3}\n"
 	"end\n"
-	"return {redis.call('HINCRBY', KEYS[1], 't', 1), h[1]}\n",
+	"return {redis.call('HINCRBY', KEYS[1], 't', 1), h[1]}\n"),
 
 	/* KEYS: user index. ARGV: now, challenge key prefix.
 	 * nil, or {tries, data} of the newest live challenge (the latest
 	 * created; among equal ones the last put) */
-	[RS_CH_LATEST] = LUA_CMP
+	[RS_CH_LATEST] = (LUA_CMP
 	"local ids = redis.call('ZREVRANGE', KEYS[1], 0, -1, 'WITHSCORES')\n"
 	"local best, bscore, bseq\n"
 	"for i = 1, #ids, 2 do\n"
@@ -137,20 +137,20 @@ static const char *const rd_lua[RS_N] = {
 	"  end\n"
 	"end\n"
 	"if not best then return false end\n"
-	"return {tonumber(best[4]), best[1]}\n",
+	"return {tonumber(best[4]), best[1]}\n"),
 
 	/* KEYS: challenge, cx. ARGV: id. 1 deleted, 0 none */
-	[RS_CH_DEL] =
+	[RS_CH_DEL] = (
 	"local x = redis.call('HGET', KEYS[1], 'x')\n"
 	"if not x then return 0 end\n"
 	"redis.call('DEL', KEYS[1])\n"
 	"redis.call('ZREM', x, ARGV[1])\n"
 	"redis.call('ZREM', KEYS[2], ARGV[1])\n"
-	"return 1\n",
+	"return 1\n"),
 
 	/* KEYS: cx, kx. ARGV: now, challenge prefix, kv prefix, batch.
 	 * {challenge entries seen, kv entries seen, removed} */
-	[RS_EXPIRE] = LUA_CMP
+	[RS_EXPIRE] = (LUA_CMP
 	"local n = 0\n"
 	"local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[4])\n"
 	"for _, id in ipairs(ids) do\n"
@@ -173,35 +173,35 @@ static const char *const rd_lua[RS_N] = {
 	"    redis.call('DEL', k); redis.call('ZREM', KEYS[2], key); n = n + 1\n"
 	"  end\n"
 	"end\n"
-	"return {#ids, #ks, n}\n",
+	"return {#ids, #ks, n}\n"),
 
 	/* KEYS: step. ARGV: step. 1 stored, 0 not newer */
-	[RS_TOTP_USE] = LUA_CMP
+	[RS_TOTP_USE] = (LUA_CMP
 	"local cur = redis.call('GET', KEYS[1])\n"
 	"if cur and cmp(cur, ARGV[1]) >= 0 then return 0 end\n"
 	"redis.call('SET', KEYS[1], ARGV[1])\n"
-	"return 1\n",
+	"return 1\n"),
 
 	/* KEYS: counter. ARGV: now, reset_at, ttl_s. The count. */
-	[RS_CNT_HIT] = LUA_CMP
+	[RS_CNT_HIT] = (LUA_CMP
 	"local r = redis.call('HGET', KEYS[1], 'r')\n"
 	"if r and cmp(r, ARGV[1]) > 0 then return redis.call('HINCRBY', KEYS[1], 'c', 1) end\n"
 	"redis.call('HSET', KEYS[1], 'c', 1, 'r', ARGV[2])\n"
 	"redis.call('EXPIRE', KEYS[1], ARGV[3])\n"
-	"return 1\n",
+	"return 1\n"),
 
 	/* KEYS: kv, kx. ARGV: value, expires, key, ttl_ms (0: none) */
-	[RS_KV_PUT] =
+	[RS_KV_PUT] = (
 	"redis.call('DEL', KEYS[1])\n"
 	"redis.call('HSET', KEYS[1], 'v', ARGV[1], 'e', ARGV[2])\n"
 	"if ARGV[4] ~= '0' then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end\n"
 	"redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])\n"
-	"return 1\n",
+	"return 1\n"),
 
 	/* KEYS: kv, kx. ARGV: key. 1 deleted, 0 none */
-	[RS_KV_DEL] =
+	[RS_KV_DEL] = (
 	"redis.call('ZREM', KEYS[2], ARGV[1])\n"
-	"return redis.call('DEL', KEYS[1])\n",
+	"return redis.call('DEL', KEYS[1])\n"),
 };
 
 /* ---- the handle -------------------------------------------------------- */
