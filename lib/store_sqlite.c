@@ -364,8 +364,19 @@ static int sq_create_file(const char *path, struct wgotp_error *err)
 		ret = wgotp_error_set(err, e, "store: cannot create %s: %s", path, strerror(e));
 		goto cleanup;
 	}
-	if (fd >= 0)
+	if (fd >= 0) {
+		/* Exactly 0660 whatever the creator's umask: the processes that
+		 * share the store (FreeRADIUS as freerad, wg-activator and
+		 * wgotpctl as root) meet in its group. SQLite gives the -wal and
+		 * -shm files the database's mode. */
+		if (fchmod(fd, SQ_FILE_MODE) < 0) {
+			e = errno;
+			close(fd);
+			ret = wgotp_error_set(err, e, "store: chmod %s: %s", path, strerror(e));
+			goto cleanup;
+		}
 		close(fd);
+	}
 	ret = 0;
 cleanup:
 	free(dir);

@@ -285,7 +285,9 @@ int cmd_init(struct ctl *ctl, int argc, char **argv)
 		if (status != CTL_OK)
 			return status;
 	}
-	status = make_dir(l.state_dir, 0770, l.gid);
+	/* setgid: the store and its -wal/-shm files, whoever creates them
+	 * (root's wg-activator, freerad's FreeRADIUS), belong to the group. */
+	status = make_dir(l.state_dir, l.gid != (gid_t)-1 ? 02770 : 0770, l.gid);
 	if (status == CTL_OK)
 		status = make_dir(l.run_dir, 0750, l.gid);
 	if (status == CTL_OK)

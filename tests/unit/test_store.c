@@ -217,6 +217,22 @@ static void test_open_modes(void)
 	   (unsigned)(sb.st_mode & 07777));
 
 	is_int(st->ops->totp_use_step(st->state, "modes@example.com", 1), 0, "a write");
+	{
+		/* Under a common umask (022) the group must still be able to
+		 * write: FreeRADIUS (freerad) and wg-activator (root) share it. */
+		char *p022 = db_path("state/umask022.db");
+		struct wgotp_store *s2;
+
+		old = umask(022);
+		s2 = open_store(p022, 5000);
+		umask(old);
+		memset(&sb, 0, sizeof(sb));
+		ok(s2 && stat(p022, &sb) == 0, "open under umask 022");
+		is_int(sb.st_mode & 07777, 0660, "the database is exactly 0660 under umask 022");
+		if (s2)
+			wgotp_store_close(s2);
+		free(p022);
+	}
 	if (asprintf(&wal, "%s-wal", path) < 0)
 		abort();
 	memset(&sb, 0, sizeof(sb));
