@@ -9,7 +9,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
@@ -19,11 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf.h"
+#include "file.h"
 #include "otp.h"
+#include "secret.h"
 
 #define CONF_MAX_SIZE (1024 * 1024)
 #define CONF_MAX_LINE 4096
@@ -649,37 +649,14 @@ cleanup:
 
 int wgotp_config_load(const char *path, struct wgotp_config **out, struct wgotp_error *err)
 {
-	struct stat st;
 	char *buf = NULL, *abs = NULL;
 	size_t len = 0;
-	ssize_t n;
-	int fd, ret;
+	int ret;
 
 	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return wgotp_error_set(err, errno, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		ret = wgotp_error_set(err, EINVAL, "%s: not a regular file", path);
-		goto cleanup;
-	}
-	if (st.st_size > CONF_MAX_SIZE) {
-		ret = wgotp_error_set(err, EFBIG, "%s: larger than 1 MiB", path);
-		goto cleanup;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		ret = wgotp_error_set(err, ENOMEM, "out of memory");
-		goto cleanup;
-	}
-	while (len < (size_t)st.st_size) {
-		n = read(fd, buf + len, (size_t)st.st_size - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
+	ret = wgotp_file_read(path, CONF_MAX_SIZE, &buf, &len, err);
+	if (ret < 0)
+		return ret;
 	/* Relative paths inside are taken from the file's own directory. */
 	abs = path[0] == '/' ? strdup(path) : realpath(path, NULL);
 	if (!abs) {
@@ -689,8 +666,7 @@ int wgotp_config_load(const char *path, struct wgotp_config **out, struct wgotp_
 	ret = wgotp_config_parse(abs, buf, len, out, err);
 cleanup:
 	free(abs);
-	free(buf);
-	close(fd);
+	wgotp_freezero(buf, len + 1);
 	return ret;
 }
 

@@ -25,6 +25,7 @@
 #include <json-c/json.h>
 
 #include "directory.h"
+#include "file.h"
 #include "secret.h"
 
 #define DIR_FILE_MAX (16 * 1024 * 1024)	/* users.json larger than this is refused */
@@ -859,68 +860,6 @@ cleanup:
 	return ret;
 }
 
-/* The whole file, NUL-terminated; free with wgotp_freezero(*buf, *len + 1). */
-static int read_file(const char *path, char **buf, size_t *len, struct wgotp_error *err)
-{
-	struct stat st;
-	char *p = NULL;
-	size_t have = 0, alloc = 0;
-	ssize_t r;
-	int fd, ret;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		ret = wgotp_error_set(err, errno, "%s: %s", path, strerror(errno));
-		goto cleanup;
-	}
-	if (fstat(fd, &st) < 0) {
-		ret = wgotp_error_set(err, errno, "%s: %s", path, strerror(errno));
-		goto cleanup;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		ret = wgotp_error_set(err, EINVAL, "%s: not a regular file", path);
-		goto cleanup;
-	}
-	if (st.st_size > DIR_FILE_MAX) {
-		ret = wgotp_error_set(err, EFBIG, "%s: larger than %d bytes", path, DIR_FILE_MAX);
-		goto cleanup;
-	}
-	/* One byte more than the size, to see a file that grew meanwhile. */
-	alloc = (size_t)st.st_size + 2;
-	p = malloc(alloc);
-	if (!p) {
-		ret = oom(err, path);
-		goto cleanup;
-	}
-	while (have < (size_t)st.st_size + 1) {
-		r = read(fd, p + have, (size_t)st.st_size + 1 - have);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			ret = wgotp_error_set(err, errno, "%s: %s", path, strerror(errno));
-			goto cleanup;
-		}
-		if (r == 0)
-			break;
-		have += (size_t)r;
-	}
-	if (have > (size_t)st.st_size) {
-		ret = wgotp_error_set(err, EAGAIN, "%s: changed while being read", path);
-		goto cleanup;
-	}
-	p[have] = '\0';
-	*buf = p;
-	*len = have;
-	p = NULL;
-	ret = 0;
-cleanup:
-	if (p)
-		wgotp_freezero(p, alloc);
-	if (fd >= 0)
-		close(fd);
-	return ret;
-}
-
 int wgotp_dir_load(const char *path, struct wgotp_directory **out, struct wgotp_error *err)
 {
 	char *buf = NULL;
@@ -928,7 +867,7 @@ int wgotp_dir_load(const char *path, struct wgotp_directory **out, struct wgotp_
 	int ret;
 
 	*out = NULL;
-	ret = read_file(path, &buf, &len, err);
+	ret = wgotp_file_read(path, DIR_FILE_MAX, &buf, &len, err);
 	if (ret)
 		goto cleanup;
 	ret = wgotp_dir_parse(path, buf, len, out, err);
