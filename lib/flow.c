@@ -228,8 +228,10 @@ static void counter_key(char *buf, const char *what, const char *user)
 	snprintf(buf, COUNTER_KEY_MAX, "%s:%s", what, user);
 }
 
+/* One audit line for a decision, or for an error (err < 0) that kept the
+ * flow from reaching one. */
 static void audit(const struct wgotp_request *req, const char *event, const struct subject *s,
-		  const struct wgotp_result *res)
+		  const struct wgotp_result *res, int err)
 {
 	struct wgotp_audit a = {
 		.event = event,
@@ -237,28 +239,17 @@ static void audit(const struct wgotp_request *req, const char *event, const stru
 		.user = s->name,
 		.client = req ? req->client : NULL,
 		.method = method_str(s->method),
-		.result = verdict_str(res->verdict),
-		.reason = wgotp_reason_str(res->reason),
-		.device = res->device[0] ? res->device : (req ? req->device : NULL),
-		.duration = res->verdict == WGOTP_ACCEPT ? res->duration : 0,
 	};
 
-	wgotp_audit(&a);
-}
-
-static void audit_error(const struct wgotp_request *req, const char *event, const struct subject *s,
-			int err)
-{
-	struct wgotp_audit a = {
-		.event = event,
-		.origin = req && req->origin ? req->origin : NULL,
-		.user = s->name,
-		.client = req ? req->client : NULL,
-		.method = method_str(s->method),
-		.result = "error",
-		.reason = strerror(-err),
-	};
-
+	if (err < 0) {
+		a.result = "error";
+		a.reason = strerror(-err);
+	} else {
+		a.result = verdict_str(res->verdict);
+		a.reason = wgotp_reason_str(res->reason);
+		a.device = res->device[0] ? res->device : (req ? req->device : NULL);
+		a.duration = res->verdict == WGOTP_ACCEPT ? res->duration : 0;
+	}
 	wgotp_audit(&a);
 }
 
@@ -620,7 +611,7 @@ int wgotp_begin(struct wgotp_flow *f, const struct wgotp_request *req, struct wg
 		snprintf(s.name, sizeof(s.name), "%s", "(invalid)");
 		s.method = decoy_method(f);
 		reject_result(res, WGOTP_R_UNKNOWN_USER);
-		audit(req, "begin", &s, res);
+		audit(req, "begin", &s, res, 0);
 		return 0;
 	}
 	if (!req->user_override)
@@ -646,10 +637,7 @@ int wgotp_begin(struct wgotp_flow *f, const struct wgotp_request *req, struct wg
 	    (res->reason == WGOTP_R_BAD_CODE || res->reason == WGOTP_R_REPLAY))
 		res->reason = s.why_not;
 done:
-	if (ret < 0)
-		audit_error(req, "begin", &s, ret);
-	else
-		audit(req, "begin", &s, res);
+	audit(req, "begin", &s, res, ret);
 	if (dir)
 		wgotp_dir_cache_put(f->dir, dir);
 	return ret;
@@ -764,10 +752,7 @@ int wgotp_answer(struct wgotp_flow *f, const char *challenge_id, const char *cod
 	accept_result(f, &s, now, c.duration ? c.duration : (req ? req->duration : 0), c.device, res);
 	ret = clear_failures(f, &s, failures);
 done:
-	if (ret < 0)
-		audit_error(req, "answer", &s, ret);
-	else
-		audit(req, "answer", &s, res);
+	audit(req, "answer", &s, res, ret);
 	if (dir)
 		wgotp_dir_cache_put(f->dir, dir);
 	return ret;
