@@ -444,6 +444,15 @@ static int rd_bad_reply(struct rd_store *s, redisReply *r, const char *func)
 	return -EIO;
 }
 
+/* The reply of a delete: 0 when something was deleted, -ENOENT when
+ * there was nothing to delete. */
+static int rd_deleted(struct rd_store *s, redisReply *r, const char *func)
+{
+	if (r->type != REDIS_REPLY_INTEGER)
+		return rd_bad_reply(s, r, func);
+	return r->integer ? 0 : -ENOENT;
+}
+
 /* ---- helpers ----------------------------------------------------------- */
 
 static bool field_ok(const char *f, size_t size)
@@ -464,6 +473,31 @@ static char *rd_key(const struct rd_store *s, const char *a, const char *b, cons
 	if (asprintf(&k, "%s%s%s%s", s->prefix, a, b ? b : "", c ? c : "") < 0)
 		return NULL;
 	return k;
+}
+
+/* Delete the entry P+prefix+name and its member `name` in the expiry index
+ * P+index, with one script: 0, or -ENOENT when there was none. */
+static int rd_del_indexed(struct rd_store *s, enum rd_script id, const char *prefix,
+			  const char *index, const char *name, const char *func)
+{
+	char *k = rd_key(s, prefix, name, NULL), *x = rd_key(s, index, NULL, NULL);
+	const char *keys[2] = { k, x }, *args[1] = { name };
+	redisReply *r = NULL;
+	int ret;
+
+	if (!k || !x) {
+		ret = -ENOMEM;
+		goto cleanup;
+	}
+	ret = rd_script_(s, id, 2, keys, 1, args, NULL, &r, func);
+	if (ret == 0)
+		ret = rd_deleted(s, r, func);
+cleanup:
+	if (r)
+		freeReplyObject(r);
+	free(k);
+	free(x);
+	return ret;
 }
 
 static int parse_i64(const char *p, size_t len, int64_t *out)
@@ -895,36 +929,9 @@ cleanup:
 
 static int rd_challenge_del(void *st_, const char *id)
 {
-	struct rd_store *s = st_;
-	char *ck = NULL, *cx = NULL;
-	const char *keys[2], *args[1];
-	redisReply *r = NULL;
-	int ret;
-
 	if (!key_ok(id, WGOTP_CHALLENGE_ID_LEN))
 		return -EINVAL;
-	ck = rd_key(s, "c:", id, NULL);
-	cx = rd_key(s, "cx", NULL, NULL);
-	if (!ck || !cx) {
-		ret = -ENOMEM;
-		goto cleanup;
-	}
-	keys[0] = ck;
-	keys[1] = cx;
-	args[0] = id;
-	ret = rd_script(s, RS_CH_DEL, 2, keys, 1, args, NULL, &r);
-	if (ret < 0)
-		goto cleanup;
-	if (r->type != REDIS_REPLY_INTEGER)
-		ret = rd_bad_reply(s, r, __func__);
-	else
-		ret = r->integer ? 0 : -ENOENT;
-cleanup:
-	if (r)
-		freeReplyObject(r);
-	free(ck);
-	free(cx);
-	return ret;
+	return rd_del_indexed(st_, RS_CH_DEL, "c:", "cx", id, __func__);
 }
 
 static int rd_expire(void *st_, int64_t now)
@@ -1259,12 +1266,8 @@ static int rd_session_del(void *st_, const char *user, const char *device)
 	argv[1] = sk;
 	argv[2] = f;
 	ret = rd_cmd(s, 3, argv, NULL, &r);
-	if (ret < 0)
-		goto cleanup;
-	if (r->type != REDIS_REPLY_INTEGER)
-		ret = rd_bad_reply(s, r, __func__);
-	else
-		ret = r->integer ? 0 : -ENOENT;
+	if (ret == 0)
+		ret = rd_deleted(s, r, __func__);
 cleanup:
 	if (r)
 		freeReplyObject(r);
@@ -1445,36 +1448,9 @@ cleanup:
 
 static int rd_kv_del(void *st_, const char *key)
 {
-	struct rd_store *s = st_;
-	char *kk = NULL, *kx = NULL;
-	const char *keys[2], *args[1];
-	redisReply *r = NULL;
-	int ret;
-
 	if (!key_ok(key, RD_KEY_MAX))
 		return -EINVAL;
-	kk = rd_key(s, "k:", key, NULL);
-	kx = rd_key(s, "kx", NULL, NULL);
-	if (!kk || !kx) {
-		ret = -ENOMEM;
-		goto cleanup;
-	}
-	keys[0] = kk;
-	keys[1] = kx;
-	args[0] = key;
-	ret = rd_script(s, RS_KV_DEL, 2, keys, 1, args, NULL, &r);
-	if (ret < 0)
-		goto cleanup;
-	if (r->type != REDIS_REPLY_INTEGER)
-		ret = rd_bad_reply(s, r, __func__);
-	else
-		ret = r->integer ? 0 : -ENOENT;
-cleanup:
-	if (r)
-		freeReplyObject(r);
-	free(kk);
-	free(kx);
-	return ret;
+	return rd_del_indexed(st_, RS_KV_DEL, "k:", "kx", key, __func__);
 }
 
 const struct wgotp_store_ops wgotp_store_redis_ops = {
