@@ -273,6 +273,17 @@ static int reply_status(json_object *reply, struct wgotp_error *err)
 	return wgotp_error_set(err, EIO, "wg-activator: %.64s: %s", code, msg);
 }
 
+/* Send req (consumed) and read a successful reply: 0 with *reply, or
+ * -errno: the daemon could not be reached, or refused with its message.
+ * The caller puts *reply in both cases. */
+static int act_request(const struct wgotp_config *cfg, json_object *req, json_object **reply,
+		       struct wgotp_error *err)
+{
+	int ret = act_call(cfg, req, reply, err);
+
+	return ret < 0 ? ret : reply_status(*reply, err);
+}
+
 static json_object *new_req(const char *op)
 {
 	json_object *o = json_object_new_object();
@@ -360,11 +371,8 @@ int wgotp_activator_activate(const struct wgotp_config *cfg, const char *user,
 			*expires = (int64_t)time(NULL) + wgotp_config_session_duration(cfg, duration);
 		goto cleanup;
 	}
-	ret = act_call(cfg, req, &reply, err);
+	ret = act_request(cfg, req, &reply, err);
 	req = NULL;
-	if (ret < 0)
-		goto cleanup;
-	ret = reply_status(reply, err);
 	if (ret < 0)
 		goto cleanup;
 	if (expires)
@@ -395,11 +403,8 @@ int wgotp_activator_deactivate(const struct wgotp_config *cfg, const char *user,
 			*n_ended = 0;
 		goto cleanup;
 	}
-	ret = act_call(cfg, req, &reply, err);
+	ret = act_request(cfg, req, &reply, err);
 	req = NULL;
-	if (ret < 0)
-		goto cleanup;
-	ret = reply_status(reply, err);
 	if (ret < 0)
 		goto cleanup;
 	if (n_ended)
@@ -418,11 +423,8 @@ int wgotp_activator_list(const struct wgotp_config *cfg, const char *user,
 
 	req = new_req("list");
 	add_str(req, "user", user);
-	ret = act_call(cfg, req, &reply, err);
+	ret = act_request(cfg, req, &reply, err);
 	req = NULL;
-	if (ret < 0)
-		goto cleanup;
-	ret = reply_status(reply, err);
 	if (ret < 0)
 		goto cleanup;
 	if (!json_object_object_get_ex(reply, "sessions", &arr) ||
@@ -471,10 +473,7 @@ int wgotp_activator_ping(const struct wgotp_config *cfg, struct wgotp_activator_
 	json_object *reply = NULL;
 	int ret;
 
-	ret = act_call(cfg, new_req("ping"), &reply, err);
-	if (ret < 0)
-		goto cleanup;
-	ret = reply_status(reply, err);
+	ret = act_request(cfg, new_req("ping"), &reply, err);
 	if (ret < 0)
 		goto cleanup;
 	if (status) {
