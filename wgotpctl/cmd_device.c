@@ -53,23 +53,15 @@ cleanup:
 
 static int device_del(struct ctl *ctl, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "force", no_argument, NULL, 'f' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct wgotp_error err = { "" };
 	struct wgotp_user *u;
 	struct ctl_dir d;
-	bool force = false;
-	int c, status;
+	bool force;
+	int status;
 
-	ctl_getopt_reset();
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'f': force = true; break;
-		default: return ctl_bad_option(argv);
-		}
-	}
+	status = ctl_force_opt(argc, argv, &force);
+	if (status != CTL_OK)
+		return status;
 	if (argc - optind != 2)
 		return ctl_usage("needs EMAIL and NAME");
 	status = ctl_dir_open(ctl, true, &d);

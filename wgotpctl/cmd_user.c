@@ -62,11 +62,6 @@ cleanup:
 	return status;
 }
 
-static const struct option force_opts[] = {
-	{ "force", no_argument, NULL, 'f' },
-	{ NULL, 0, NULL, 0 },
-};
-
 /* del, enable, disable: EMAIL [--force] */
 static int user_change(struct ctl *ctl, int argc, char **argv)
 {
@@ -75,16 +70,12 @@ static int user_change(struct ctl *ctl, int argc, char **argv)
 	struct wgotp_error err = { "" };
 	struct wgotp_user *u;
 	struct ctl_dir d;
-	bool force = false;
-	int c, status;
+	bool force;
+	int status;
 
-	ctl_getopt_reset();
-	while ((c = getopt_long(argc, argv, "", force_opts, NULL)) != -1) {
-		switch (c) {
-		case 'f': force = true; break;
-		default: return ctl_bad_option(argv);
-		}
-	}
+	status = ctl_force_opt(argc, argv, &force);
+	if (status != CTL_OK)
+		return status;
 	if (argc - optind != 1)
 		return ctl_usage("needs one EMAIL");
 	status = ctl_dir_open(ctl, true, &d);

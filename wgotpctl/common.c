@@ -61,6 +61,25 @@ void ctl_getopt_reset(void)
 	opterr = 0;
 }
 
+int ctl_force_opt(int argc, char **argv, bool *force)
+{
+	static const struct option opts[] = {
+		{ "force", no_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	*force = false;
+	ctl_getopt_reset();
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f': *force = true; break;
+		default: return ctl_bad_option(argv);
+		}
+	}
+	return CTL_OK;
+}
+
 int ctl_dispatch(struct ctl *ctl, const char *group, const struct ctl_cmd *cmds, int argc, char **argv)
 {
 	const struct ctl_cmd *c;

@@ -47,6 +47,9 @@ int ctl_dispatch(struct ctl *ctl, const char *group, const struct ctl_cmd *cmds,
 /* Call before a command's first getopt_long (options may follow the
  * operands; getopt's own messages are off: use ctl_bad_option). */
 void ctl_getopt_reset(void);
+/* Commands whose one option is --force: parse it, leaving optind at the
+ * first operand. CTL_OK or a usage status. */
+int ctl_force_opt(int argc, char **argv, bool *force);
 
 /* Load the configuration (once); CTL_OK or CTL_FAIL with the message. */
 int ctl_config(struct ctl *ctl);
