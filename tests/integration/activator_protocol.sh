@@ -8,10 +8,7 @@ set -u
 . "$top_srcdir/tests/integration/lib/activator.sh"
 wg_require
 
-n=0 failed=0
-ok() { n=$((n + 1)); if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed + 1)); fi; }
-check() { local d=$1; shift; "$@"; ok $? "$d"; }
-not() { ! "$@"; }
+. "$top_srcdir/tests/integration/lib/tap.sh"
 
 trap 'wg_cleanup' EXIT
 wg_setup || { echo "Bail out! wg_setup failed"; exit 1; }
@@ -158,5 +155,4 @@ check "a stale socket: the client says not running ($out)" eval 'case "$out" in 
 act_start
 ok $? "a restart replaces the stale socket"
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+done_testing

@@ -8,10 +8,7 @@ set -u
 . "$top_srcdir/tests/integration/lib/activator.sh"
 wg_require
 
-n=0 failed=0
-ok() { n=$((n + 1)); if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed + 1)); fi; }
-check() { local d=$1; shift; "$@"; ok $? "$d"; }
-not() { ! "$@"; }
+. "$top_srcdir/tests/integration/lib/tap.sh"
 # Poll a condition for up to $1 seconds (the daemon acts on its own time).
 eventually() { local end=$(( $(date +%s) + $1 )); shift; while ! "$@"; do [ "$(date +%s)" -ge "$end" ] && return 1; sleep 0.1; done; }
 wait_until() { while [ "$(date +%s)" -lt "$1" ]; do sleep 0.1; done; }
@@ -95,5 +92,4 @@ check "restarted before expiry: the peer is there" wg_srv_has_peer "$WG_CLI_PUB"
 wait_until $((e2 + 1))
 check "and goes within 1 s of its expiry" not wg_srv_has_peer "$WG_CLI_PUB"
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+done_testing

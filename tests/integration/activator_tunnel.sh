@@ -9,10 +9,7 @@ set -u
 . "$top_srcdir/tests/integration/lib/activator.sh"
 wg_require
 
-n=0 failed=0
-ok() { n=$((n + 1)); if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed + 1)); fi; }
-check() { local d=$1; shift; "$@"; ok $? "$d"; }
-not() { ! "$@"; }
+. "$top_srcdir/tests/integration/lib/tap.sh"
 
 trap 'wg_cleanup' EXIT
 wg_setup || { echo "Bail out! wg_setup failed"; exit 1; }
@@ -62,5 +59,4 @@ check "the socket is removed on exit" test ! -e "$ACT_SOCK"
 out=$(act_client ping 2>&1)
 check "client says the daemon is not running ($out)" eval 'case "$out" in ENOENT*"not running"*) true ;; *) false ;; esac'
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+done_testing

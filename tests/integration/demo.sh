@@ -30,8 +30,7 @@ if [ "$rc" -eq 77 ]; then
 	exit 0
 fi
 
-n=0 failed=0
-ok() { n=$((n + 1)); if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed + 1)); fi; }
+. "$top_srcdir/tests/integration/lib/tap.sh"
 has() { grep -qF -- "$1" "$LOG"; }
 # line DESCRIPTION TEXT: the demo printed "[ok] TEXT"
 line() { has "[ok] $2"; ok $? "$1"; }
@@ -62,7 +61,7 @@ line "bob's tunnel passes traffic" "bob's laptop -> 10.231.0.1 through the tunne
 line "the sessions expire: alice's peer removed" "alice's peer removed by wg-activator"
 line "... bob's too" "bob's peer removed by wg-activator"
 if has "-> step 9 skipped"; then
-	n=$((n + 1)); echo "ok $n # SKIP SSH step: $(grep -- '-> step 9 skipped' "$LOG")"
+	skip "SSH step: $(grep -- '-> step 9 skipped' "$LOG")"
 else
 	line "SSH jump host: the login activates the device" "while it is open, the desktop's peer is on"
 fi
@@ -82,9 +81,8 @@ else
 	ok 1 "the demo printed its namespaces"
 fi
 
-if [ "$failed" -ne 0 ]; then
+if [ "$TAP_FAILED" -ne 0 ]; then
 	echo "# the demo's output:"
 	sed 's/^/# /' "$LOG"
 fi
-echo "1..$n"
-[ "$failed" -eq 0 ]
+done_testing

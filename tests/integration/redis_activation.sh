@@ -108,10 +108,7 @@ B_DIR=$RAD_DIR B_PORT=$RAD_PORT B_PID=$RAD_SERVER_PID
 RAD_SERVER_PID=
 trap cleanup EXIT
 
-n=0 failed=0
-ok() { n=$((n + 1)); if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed + 1)); fi; }
-check() { local d=$1; shift; "$@"; ok $? "$d"; }
-not() { ! "$@"; }
+. "$top_srcdir/tests/integration/lib/tap.sh"
 eventually() { local end=$(( $(date +%s) + $1 )); shift; while ! "$@"; do [ "$(date +%s)" -ge "$end" ] && return 1; sleep 0.1; done; }
 accept() {	# accept USER SECRET SERVER_PORT
 	rad_auth "User-Name = \"$1\", User-Password = \"$(rad_totp "$2")\"" "127.0.0.1:$3"
@@ -138,7 +135,7 @@ check "Accept at A for dave, whose device this gateway does not serve" accept da
 check "... his peer is not added here" not eventually 2 wg_srv_has_peer "$DAVE"
 check "every entry is acknowledged (nothing pending for gw1)" eventually 5 test "$(pending)" = 0
 
-if [ "$failed" -ne 0 ]; then
+if [ "$TAP_FAILED" -ne 0 ]; then
 	sed 's/^/# gw: /' "$ACT_LOG" | tail -n 30
 fi
-[ "$failed" -eq 0 ]
+[ "$TAP_FAILED" -eq 0 ]

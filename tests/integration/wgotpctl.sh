@@ -21,11 +21,7 @@ fi
 . "$top_srcdir/tests/integration/lib/activator.sh"
 
 CTL="$top_builddir/wgotpctl/wgotpctl"
-n=0 failed=0
-ok() { n=$((n + 1)); if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed + 1)); fi; }
-check() { local d=$1; shift; "$@"; ok $? "$d"; }
-skip() { n=$((n + 1)); echo "ok $n # SKIP $1"; }
-not() { ! "$@"; }
+. "$top_srcdir/tests/integration/lib/tap.sh"
 
 for t in oathtool zbarimg python3; do
 	command -v "$t" >/dev/null 2>&1 || { echo "1..0 # SKIP $t not installed (build-aux/install-deps)"; exit 0; }
@@ -434,5 +430,4 @@ else
 	fi
 fi
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+done_testing

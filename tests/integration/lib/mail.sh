@@ -30,11 +30,7 @@ MAIL_CLIENT=11111111-2222-3333-4444-555555555555
 MAIL_SENDER=vpn@example.com
 MAIL_PIDS=""
 
-n=0 failed=0
-ok() { n=$((n + 1)); if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed + 1)); fi; }
-check() { local d=$1; shift; "$@"; ok $? "$d"; }
-not() { ! "$@"; }
-done_testing() { echo "1..$n"; [ "$failed" -eq 0 ]; }
+. "$top_srcdir/tests/integration/lib/tap.sh"
 
 mail_require() {
 	MAIL_PY=""

@@ -407,32 +407,5 @@ rad_reply_names() {
 	sed -n '/^Received/,$ s/^[[:space:]]*\([A-Za-z0-9-]*\) = .*/\1/p' "$RAD_OUT" | sort
 }
 
-# Minimal TAP for the integration tests: plan N; ok COND DESC; is GOT WANT DESC.
-TAP_N=0
-TAP_FAILED=0
-
-plan() { echo "1..$1"; }
-
-ok() {
-	# ok STATUS DESC: STATUS 0 passes
-	TAP_N=$((TAP_N + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $TAP_N - $2"
-	else
-		echo "not ok $TAP_N - $2"
-		TAP_FAILED=$((TAP_FAILED + 1))
-	fi
-}
-
-is() {
-	# is GOT WANT DESC
-	if [ "$1" = "$2" ]; then
-		ok 0 "$3"
-	else
-		ok 1 "$3"
-		echo "#   got:  '$1'"
-		echo "#   want: '$2'"
-	fi
-}
-
-diag() { echo "# $*"; }
+# TAP: plan, ok, is, check, not, skip, diag, done_testing.
+. "$top_srcdir/tests/integration/lib/tap.sh"

@@ -260,28 +260,5 @@ sshd_log_has() {
 	grep -q -- "$1" "$SSHD_LOG" "$SSHD_DIR/ssh.err" 2>/dev/null
 }
 
-# Minimal TAP, unless the including test has its own (lib/radius.sh).
-if ! type ok >/dev/null 2>&1; then
-	TAP_N=0
-	TAP_FAILED=0
-	plan() { echo "1..$1"; }
-	ok() {
-		TAP_N=$((TAP_N + 1))
-		if [ "$1" -eq 0 ]; then
-			echo "ok $TAP_N - $2"
-		else
-			echo "not ok $TAP_N - $2"
-			TAP_FAILED=$((TAP_FAILED + 1))
-		fi
-	}
-	is() {
-		if [ "$1" = "$2" ]; then
-			ok 0 "$3"
-		else
-			ok 1 "$3"
-			echo "#   got:  '$1'"
-			echo "#   want: '$2'"
-		fi
-	}
-	diag() { echo "# $*"; }
-fi
+# TAP: plan, ok, is, check, not, skip, diag, done_testing.
+. "$top_srcdir/tests/integration/lib/tap.sh"
