@@ -24,6 +24,7 @@
 #include "directory.h"
 #include "log.h"
 #include "loop.h"
+#include "privs.h"
 #ifdef HAVE_REDIS
 #include "stream.h"
 #endif
@@ -217,6 +218,12 @@ int main(int argc, char **argv)
 	if (loop_signal(loop, SIGTERM, on_stop, NULL) < 0 || loop_signal(loop, SIGINT, on_stop, NULL) < 0 ||
 	    loop_signal(loop, SIGHUP, on_hup, &act) < 0) {
 		log_err("signals: %s", strerror(errno));
+		goto cleanup;
+	}
+	/* Everything that needed root is open: keep CAP_NET_ADMIN only,
+	 * before the first thread (the Redis stream reader) starts. */
+	if (privs_drop(&err) < 0) {
+		log_err("%s", err.msg);
 		goto cleanup;
 	}
 	/* A failed first reconcile is logged; the timers retry. */
