@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "curl_lazy.h"
 #include "mail.h"
 #include "mail_msg.h"
 #include "mail_transport.h"
@@ -121,11 +122,6 @@ int wgotp_mailer_from_config(const struct wgotp_config *cfg, struct wgotp_store 
 	}
 	if (ret < 0)
 		goto cleanup;
-	if (cfg->mail_transport != WGOTP_MAIL_SENDMAIL) {
-		ret = wgotp_http_global_init(err);
-		if (ret < 0)
-			goto cleanup;
-	}
 	out->send_code = mailer_send;
 	out->free = mailer_free;
 	out->arg = ml;
@@ -134,4 +130,13 @@ int wgotp_mailer_from_config(const struct wgotp_config *cfg, struct wgotp_store 
 cleanup:
 	mailer_free(ml);
 	return ret;
+}
+
+int wgotp_mail_preload(const struct wgotp_config *cfg, struct wgotp_error *err)
+{
+	const struct wgotp_curl *cu;
+
+	if (cfg->mail_transport != WGOTP_MAIL_GRAPH && cfg->mail_transport != WGOTP_MAIL_SMTP)
+		return 0;
+	return wgotp_curl_get(&cu, err);
 }

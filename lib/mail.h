@@ -12,7 +12,9 @@
  *
  * send_code may be called from many threads at once (FreeRADIUS workers):
  * the mailer's state is read-only after it is built; each send has its
- * own libcurl handle or child process.
+ * own libcurl handle or child process. Building a mailer loads nothing:
+ * libcurl is loaded at the first send (curl_lazy.h), and a send fails
+ * (and the login with it) when it cannot be.
  */
 #ifndef WGOTP_MAIL_H
 #define WGOTP_MAIL_H
@@ -33,5 +35,13 @@ int wgotp_mailer_from_config(const struct wgotp_config *cfg, struct wgotp_store 
 
 /* The transport's name ("graph", "smtp", "sendmail") of a mailer made here. */
 const char *wgotp_mailer_transport(const struct wgotp_mailer *m);
+
+/*
+ * Load now what the transport loads at its first send (libcurl for graph
+ * and smtp; nothing for sendmail and none), so that a server that starts
+ * once (rlm_wgotp, wgotpctl check-config) reports a missing library at
+ * startup. A PAM login does not: a TOTP login never loads libcurl.
+ */
+int wgotp_mail_preload(const struct wgotp_config *cfg, struct wgotp_error *err);
 
 #endif

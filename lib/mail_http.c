@@ -6,15 +6,13 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
-#include <curl/curl.h>
-
+#include "curl_lazy.h"
 #include "log.h"
 #include "mail_buf.h"
 #include "mail_http.h"
@@ -43,22 +41,6 @@ long wgotp_deadline_left_ms(const struct wgotp_deadline *d)
 		      (d->end.tv_nsec - now.tv_nsec) / 1000000L);
 }
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_result;
-
-static void curl_init(void)
-{
-	curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-int wgotp_http_global_init(struct wgotp_error *err)
-{
-	pthread_once(&curl_once, curl_init);
-	if (curl_init_result != CURLE_OK)
-		return wgotp_error_set(err, EIO, "libcurl: %s", curl_easy_strerror(curl_init_result));
-	return 0;
-}
-
 bool wgotp_http_url_ok(const char *url)
 {
 	if (strncasecmp(url, "https://", 8) || !url[8] || url[8] == '/')
@@ -79,6 +61,7 @@ void wgotp_http_response_clear(struct wgotp_http_response *r)
 
 int wgotp_http_parse_retry_after(const char *v, int64_t now, int64_t *secs)
 {
+	const struct wgotp_curl *cu;
 	const char *p = v;
 	int64_t n = 0;
 	time_t t;
@@ -98,7 +81,10 @@ int wgotp_http_parse_retry_after(const char *v, int64_t now, int64_t *secs)
 		*secs = n;
 		return 0;
 	}
-	t = curl_getdate(p, NULL);
+	/* An HTTP date: libcurl's parser (loaded: a header is being read). */
+	if (wgotp_curl_get(&cu, NULL) < 0)
+		return -EINVAL;
+	t = cu->getdate(p, NULL);
 	if (t == (time_t)-1)
 		return -EINVAL;
 	*secs = (int64_t)t > now ? (int64_t)t - now : 0;
@@ -168,6 +154,7 @@ int wgotp_http_post(const struct wgotp_http_request *req, const struct wgotp_dea
 	struct curl_slist *hdrs = NULL, *h;
 	char *auth = NULL, ctype[128];
 	long left = wgotp_deadline_left_ms(dl);
+	const struct wgotp_curl *cu;
 	CURL *c = NULL;
 	CURLcode cc;
 	int ret;
@@ -177,22 +164,22 @@ int wgotp_http_post(const struct wgotp_http_request *req, const struct wgotp_dea
 		return wgotp_error_set(err, EINVAL, "%s: only https:// URLs are used", req->url);
 	if (left <= 0)
 		return wgotp_error_set(err, ETIMEDOUT, "the mail time budget ran out");
-	ret = wgotp_http_global_init(err);
+	ret = wgotp_curl_get(&cu, err);
 	if (ret < 0)
 		return ret;
-	c = curl_easy_init();
+	c = cu->easy_init();
 	if (!c)
 		return wgotp_error_set(err, ENOMEM, "libcurl: cannot create a handle");
 
 	snprintf(ctype, sizeof(ctype), "Content-Type: %s", req->content_type);
-	if ((h = curl_slist_append(hdrs, ctype)))
+	if ((h = cu->slist_append(hdrs, ctype)))
 		hdrs = h;
-	if (h && (h = curl_slist_append(hdrs, "Accept: application/json")))
+	if (h && (h = cu->slist_append(hdrs, "Accept: application/json")))
 		hdrs = h;
 	if (h && req->bearer) {
 		if (asprintf(&auth, "Authorization: Bearer %s", req->bearer) < 0)
 			auth = NULL;
-		h = auth ? curl_slist_append(hdrs, auth) : NULL;
+		h = auth ? cu->slist_append(hdrs, auth) : NULL;
 		if (h)
 			hdrs = h;
 	}
@@ -201,36 +188,36 @@ int wgotp_http_post(const struct wgotp_http_request *req, const struct wgotp_dea
 		goto cleanup;
 	}
 
-	curl_easy_setopt(c, CURLOPT_URL, req->url);
+	wgotp_curl_setopt_ptr(cu, c, CURLOPT_URL, req->url);
 #if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+	wgotp_curl_setopt_ptr(cu, c, CURLOPT_PROTOCOLS_STR, "https");
 #else
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)CURLPROTO_HTTPS);
+	wgotp_curl_setopt_long(cu, c, CURLOPT_PROTOCOLS, (long)CURLPROTO_HTTPS);
 #endif
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	wgotp_curl_setopt_long(cu, c, CURLOPT_NOSIGNAL, 1L);
+	wgotp_curl_setopt_long(cu, c, CURLOPT_FOLLOWLOCATION, 0L);
+	wgotp_curl_setopt_long(cu, c, CURLOPT_SSL_VERIFYPEER, 1L);
+	wgotp_curl_setopt_long(cu, c, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (req->ca_file)
-		curl_easy_setopt(c, CURLOPT_CAINFO, req->ca_file);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, left);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, left);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(c, CURLOPT_POST, 1L);
+		wgotp_curl_setopt_ptr(cu, c, CURLOPT_CAINFO, req->ca_file);
+	wgotp_curl_setopt_long(cu, c, CURLOPT_TIMEOUT_MS, left);
+	wgotp_curl_setopt_long(cu, c, CURLOPT_CONNECTTIMEOUT_MS, left);
+	wgotp_curl_setopt_ptr(cu, c, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
+	wgotp_curl_setopt_ptr(cu, c, CURLOPT_HTTPHEADER, hdrs);
+	wgotp_curl_setopt_long(cu, c, CURLOPT_POST, 1L);
 	/* Not COPYPOSTFIELDS: the body may hold a secret and stays ours to wipe. */
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &rc);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &rc);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->curl_error);
+	wgotp_curl_setopt_ptr(cu, c, CURLOPT_POSTFIELDS, req->body);
+	wgotp_curl_setopt_off(cu, c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+	wgotp_curl_setopt_fn(cu, c, CURLOPT_WRITEFUNCTION, on_body);
+	wgotp_curl_setopt_ptr(cu, c, CURLOPT_WRITEDATA, &rc);
+	wgotp_curl_setopt_fn(cu, c, CURLOPT_HEADERFUNCTION, on_header);
+	wgotp_curl_setopt_ptr(cu, c, CURLOPT_HEADERDATA, &rc);
+	wgotp_curl_setopt_ptr(cu, c, CURLOPT_ERRORBUFFER, r->curl_error);
 
-	cc = curl_easy_perform(c);
+	cc = cu->easy_perform(c);
 	if (cc != CURLE_OK) {
 		if (!r->curl_error[0])
-			snprintf(r->curl_error, sizeof(r->curl_error), "%s", curl_easy_strerror(cc));
+			snprintf(r->curl_error, sizeof(r->curl_error), "%s", cu->easy_strerror(cc));
 		if (cc == CURLE_OPERATION_TIMEDOUT)
 			ret = wgotp_error_set(err, ETIMEDOUT, "%s: no answer within the mail time budget (%s)",
 					      req->url, r->curl_error);
@@ -238,7 +225,7 @@ int wgotp_http_post(const struct wgotp_http_request *req, const struct wgotp_dea
 			ret = wgotp_error_set(err, curl_errno(cc), "%s: %s", req->url, r->curl_error);
 		goto cleanup;
 	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	cu->easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
 	ret = wgotp_buf_take(&rc.body, &r->body, &r->len);
 	if (ret < 0) {
 		ret = wgotp_error_set(err, -ret, "%s: cannot keep the answer", req->url);
@@ -248,11 +235,11 @@ int wgotp_http_post(const struct wgotp_http_request *req, const struct wgotp_dea
 cleanup:
 	for (h = hdrs; h; h = h->next)
 		wgotp_wipe(h->data, strlen(h->data));
-	curl_slist_free_all(hdrs);
+	cu->slist_free_all(hdrs);
 	wgotp_free_str(auth);
 	wgotp_buf_free(&rc.body);
 	if (c)
-		curl_easy_cleanup(c);
+		cu->easy_cleanup(c);
 	if (ret < 0) {
 		long status = r->status;
 

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * HTTPS for the mail transports (token endpoint, Graph): libcurl, TLS
- * verified, no redirects, no signals, every request bounded by what is
- * left of the send's time budget. Response bodies are kept in wiping
- * buffers; an Authorization header is wiped before it is freed.
+ * HTTPS for the mail transports (token endpoint, Graph): libcurl (loaded
+ * at the first request, curl_lazy.h), TLS verified, no redirects, no
+ * signals, every request bounded by what is left of the send's time
+ * budget. Response bodies are kept in wiping buffers; an Authorization
+ * header is wiped before it is freed.
  */
 #ifndef WGOTP_MAIL_HTTP_H
 #define WGOTP_MAIL_HTTP_H
@@ -66,13 +67,11 @@ int wgotp_http_post_patient(const struct wgotp_http_request *req, const struct w
 			    const char *what, struct wgotp_http_response *r,
 			    struct wgotp_error *err);
 
-/* Retry-After: delta-seconds or an HTTP date (relative to now). */
+/* Retry-After: delta-seconds or an HTTP date (relative to now; -EINVAL
+ * when libcurl, which parses dates, cannot be loaded). */
 int wgotp_http_parse_retry_after(const char *v, int64_t now, int64_t *secs);
 
 /* An https:// URL with a host and no space or control character. */
 bool wgotp_http_url_ok(const char *url);
-
-/* curl_global_init once per process (thread-safe). */
-int wgotp_http_global_init(struct wgotp_error *err);
 
 #endif

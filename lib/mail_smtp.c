@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * SMTP transport (libcurl): smtp:// with STARTTLS required, or smtps://;
+ * SMTP transport (libcurl, loaded at the first send): smtp:// with STARTTLS required, or smtps://;
  * no authentication, AUTH PLAIN/LOGIN with a password read from a file at
  * each send, or XOAUTH2 with a token from the Microsoft identity platform
  * (Exchange Online SMTP AUTH). An XOAUTH2 login that is refused refreshes
  * the token once.
  *
  * libcurl keeps its own copies of the password and the bearer token while
- * the handle lives; they are freed (not wiped) by curl_easy_cleanup().
+ * the handle lives; they are freed (not wiped) by cu->easy_cleanup().
  */
 #include "config.h"
 
@@ -17,8 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <curl/curl.h>
-
+#include "curl_lazy.h"
 #include "log.h"
 #include "mail_transport.h"
 #include "oauth.h"
@@ -67,6 +66,7 @@ static int smtp_once(struct smtp *s, const struct wgotp_mail_message *msg, const
 	struct curl_slist *rcpt = NULL;
 	char from[300], to[300], ebuf[CURL_ERROR_SIZE] = "";
 	long left = wgotp_deadline_left_ms(dl), code = 0;
+	const struct wgotp_curl *cu;
 	CURL *c = NULL;
 	CURLcode cc;
 	int ret;
@@ -74,60 +74,60 @@ static int smtp_once(struct smtp *s, const struct wgotp_mail_message *msg, const
 	*login_denied = false;
 	if (left <= 0)
 		return wgotp_error_set(err, ETIMEDOUT, "the mail time budget ran out");
-	ret = wgotp_http_global_init(err);
+	ret = wgotp_curl_get(&cu, err);
 	if (ret < 0)
 		return ret;
-	c = curl_easy_init();
+	c = cu->easy_init();
 	if (!c)
 		return wgotp_error_set(err, ENOMEM, "libcurl: cannot create a handle");
 	snprintf(from, sizeof(from), "<%s>", msg->from);
 	snprintf(to, sizeof(to), "<%s>", msg->to);
-	rcpt = curl_slist_append(NULL, to);
+	rcpt = cu->slist_append(NULL, to);
 	if (!rcpt) {
 		ret = wgotp_error_set(err, ENOMEM, "out of memory");
 		goto cleanup;
 	}
 
-	curl_easy_setopt(c, CURLOPT_URL, s->url);
+	wgotp_curl_setopt_ptr(cu, c, CURLOPT_URL, s->url);
 #if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+	wgotp_curl_setopt_ptr(cu, c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
 #else
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_SMTP | CURLPROTO_SMTPS));
+	wgotp_curl_setopt_long(cu, c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_SMTP | CURLPROTO_SMTPS));
 #endif
-	curl_easy_setopt(c, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	wgotp_curl_setopt_long(cu, c, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
+	wgotp_curl_setopt_long(cu, c, CURLOPT_SSL_VERIFYPEER, 1L);
+	wgotp_curl_setopt_long(cu, c, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (s->ca_file)
-		curl_easy_setopt(c, CURLOPT_CAINFO, s->ca_file);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, left);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, left);
-	curl_easy_setopt(c, CURLOPT_MAIL_FROM, from);
-	curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
-	curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-	curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
-	curl_easy_setopt(c, CURLOPT_READDATA, &up);
-	curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_discard);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
+		wgotp_curl_setopt_ptr(cu, c, CURLOPT_CAINFO, s->ca_file);
+	wgotp_curl_setopt_long(cu, c, CURLOPT_NOSIGNAL, 1L);
+	wgotp_curl_setopt_long(cu, c, CURLOPT_TIMEOUT_MS, left);
+	wgotp_curl_setopt_long(cu, c, CURLOPT_CONNECTTIMEOUT_MS, left);
+	wgotp_curl_setopt_ptr(cu, c, CURLOPT_MAIL_FROM, from);
+	wgotp_curl_setopt_ptr(cu, c, CURLOPT_MAIL_RCPT, rcpt);
+	wgotp_curl_setopt_long(cu, c, CURLOPT_UPLOAD, 1L);
+	wgotp_curl_setopt_fn(cu, c, CURLOPT_READFUNCTION, on_read);
+	wgotp_curl_setopt_ptr(cu, c, CURLOPT_READDATA, &up);
+	wgotp_curl_setopt_off(cu, c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
+	wgotp_curl_setopt_fn(cu, c, CURLOPT_WRITEFUNCTION, on_discard);
+	wgotp_curl_setopt_ptr(cu, c, CURLOPT_ERRORBUFFER, ebuf);
 	switch (s->auth) {
 	case WGOTP_SMTP_AUTH_NONE:
 		break;
 	case WGOTP_SMTP_AUTH_PLAIN:
-		curl_easy_setopt(c, CURLOPT_USERNAME, s->username);
-		curl_easy_setopt(c, CURLOPT_PASSWORD, secret);
+		wgotp_curl_setopt_ptr(cu, c, CURLOPT_USERNAME, s->username);
+		wgotp_curl_setopt_ptr(cu, c, CURLOPT_PASSWORD, secret);
 		break;
 	case WGOTP_SMTP_AUTH_XOAUTH2:
-		curl_easy_setopt(c, CURLOPT_USERNAME, s->username);
-		curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, secret);
-		curl_easy_setopt(c, CURLOPT_LOGIN_OPTIONS, "AUTH=XOAUTH2");
+		wgotp_curl_setopt_ptr(cu, c, CURLOPT_USERNAME, s->username);
+		wgotp_curl_setopt_ptr(cu, c, CURLOPT_XOAUTH2_BEARER, secret);
+		wgotp_curl_setopt_ptr(cu, c, CURLOPT_LOGIN_OPTIONS, "AUTH=XOAUTH2");
 		break;
 	}
 
-	cc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	cc = cu->easy_perform(c);
+	cu->easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
 	if (!ebuf[0])
-		snprintf(ebuf, sizeof(ebuf), "%s", curl_easy_strerror(cc));
+		snprintf(ebuf, sizeof(ebuf), "%s", cu->easy_strerror(cc));
 	switch (cc) {
 	case CURLE_OK:
 		ret = 0;
@@ -156,8 +156,8 @@ static int smtp_once(struct smtp *s, const struct wgotp_mail_message *msg, const
 		break;
 	}
 cleanup:
-	curl_slist_free_all(rcpt);
-	curl_easy_cleanup(c);
+	cu->slist_free_all(rcpt);
+	cu->easy_cleanup(c);
 	return ret;
 }
 
