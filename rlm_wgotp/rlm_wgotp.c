@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "frontend.h"
+#include "mail.h"
 
 static const CONF_PARSER module_config[] = {
 	{ "config", FR_CONF_OFFSET(PW_TYPE_FILE_INPUT, rlm_wgotp_t, config_file), WGOTP_DEFAULT_CONF },
@@ -117,6 +118,13 @@ static int mod_instantiate(CONF_SECTION *conf, void *instance)
 	inst->cfg = inst->fe->cfg;
 	inst->store = inst->fe->store;
 	inst->flow = inst->fe->flow;
+	/* A server starts once: load libcurl now (and curl_global_init, before
+	 * the worker threads), so that a missing one stops the start rather
+	 * than every email login. */
+	if (wgotp_mail_preload(inst->cfg, &err) < 0) {
+		cf_log_err_cs(conf, "%s: [Mail] Transport: %s", inst->config_file, err.msg);
+		goto cleanup;
+	}
 	if (inst->cfg->mail_transport == WGOTP_MAIL_NONE)
 		cf_log_module(conf, "wgotp: %s: [Mail] Transport = none: email users cannot log in",
 			      inst->config_file);

@@ -72,7 +72,8 @@ int cmd_check_config(struct ctl *ctl, int argc, char **argv)
 	err.msg[0] = '\0';
 	if (ctl->cfg->mail_transport == WGOTP_MAIL_NONE) {
 		line(true, "mail", "none (email users cannot get codes)");
-	} else if (wgotp_mailer_from_config(ctl->cfg, store, &m, &err) < 0) {
+	} else if (wgotp_mailer_from_config(ctl->cfg, store, &m, &err) < 0 ||
+		   wgotp_mail_preload(ctl->cfg, &err) < 0) {
 		line(false, "mail", err.msg);
 		failures++;
 	} else {

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -266,6 +267,8 @@ static void write_services(void)
 	service_stack("nullokstack", "", args, "auth required pam_permit.so\n");
 	snprintf(args, sizeof(args), "config=%s/mailfail.conf", dir);
 	service("mailfail", args);
+	snprintf(args, sizeof(args), "config=%s/nocurl.conf", dir);
+	service("nocurl", args);
 	snprintf(args, sizeof(args), "config=%s/good.conf [prompt=Code from the mail: ]", dir);
 	service("prompt", args);
 	snprintf(args, sizeof(args), "config=%s/nostore.conf", dir);
@@ -299,6 +302,16 @@ static void write_fixture(void)
 		abort();
 	write_conf("mailfail", "totp", store, mail, "");
 	free(mail);
+	/* SMTP needs libcurl, and the libcurl.so.4 found first (main() puts
+	 * nocurl-lib/ first in LD_LIBRARY_PATH) is not a library. */
+	write_conf("nocurl", "totp", store,
+		   "[Mail]\nTransport = smtp\nFrom = vpn@example.com\n\n"
+		   "[SMTP]\nURL = smtp://127.0.0.1:1\n", "");
+	text = path("nocurl-lib");
+	if (mkdir(text, 0755) < 0)
+		abort();
+	free(tu_write(text, WGOTP_LIBCURL_SONAME, "not a library\n", 0644));
+	free(text);
 	write_conf("reject", "reject", store, "", "");
 	free(store);
 	/* a store that cannot be opened: its directory is a file */
@@ -649,6 +662,16 @@ static void test_email(void)
 	is_pam(auth("mailfail", "bob@example.com", &s), PAM_AUTHINFO_UNAVAIL,
 	       "the mail transport fails: PAM_AUTHINFO_UNAVAIL ...");
 	is_int(s.n_asked, 0, "... and no prompt for a code that never left");
+
+	/* libcurl is loaded at the first send, not with the module. */
+	s = (struct script) { .answers = { "123456" } };
+	is_pam(auth("nocurl", "bob@example.com", &s), PAM_AUTHINFO_UNAVAIL,
+	       "libcurl cannot be loaded: an email login is refused (PAM_AUTHINFO_UNAVAIL) ...");
+	is_int(s.n_asked, 0, "... with no prompt");
+	set_now(T0 + 31 * STEP);
+	s = (struct script) { .answers = { totp_at(ALICE_SECRET, now) } };
+	is_pam(auth("nocurl", "alice@example.com", &s), PAM_SUCCESS,
+	       "... while a TOTP user of the same configuration logs in");
 	free(mail);
 }
 
@@ -749,6 +772,8 @@ static void test_log(const char *logpath)
 	text[len] = '\0';
 	ok(strstr(text, "wgotp-audit event=answer origin=pam") != NULL, "decisions are in the audit log");
 	ok(strstr(text, "refusing to run") && strstr(text, "nullokk"), "the unknown argument is named in the log");
+	ok(strstr(text, "cannot load " WGOTP_LIBCURL_SONAME ": ") != NULL,
+	   "a libcurl that cannot be loaded is named in the log");
 	for (i = 0; i < n_used; i++) {
 		if (used_codes[i][0] && strstr(text, used_codes[i])) {
 			diag("code %s is in the log", used_codes[i]);
@@ -801,7 +826,7 @@ int main(int argc, char **argv)
 {
 	const char *top = getenv("top_builddir");
 	const char *wrapper;
-	char *tmp;
+	char *tmp, *libpath;
 	pid_t pid;
 	int status = 0;
 
@@ -834,6 +859,11 @@ int main(int argc, char **argv)
 		setenv("PAM_WRAPPER", "1", 1);
 		setenv("PAM_WRAPPER_SERVICE_DIR", tmp, 1);
 		setenv("LD_PRELOAD", wrapper, 1);
+		/* read by the dynamic linker at exec: see test_email() */
+		if (asprintf(&libpath, "%s/nocurl-lib%s%s", tmp, getenv("LD_LIBRARY_PATH") ? ":" : "",
+			     getenv("LD_LIBRARY_PATH") ? getenv("LD_LIBRARY_PATH") : "") < 0)
+			abort();
+		setenv("LD_LIBRARY_PATH", libpath, 1);
 		execv("/proc/self/exe", argv);
 		printf("Bail out! exec: %s\n", strerror(errno));
 		_exit(1);
