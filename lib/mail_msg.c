@@ -227,6 +227,7 @@ int wgotp_mail_template_load(const char *path, char **out, struct wgotp_error *e
 	struct wgotp_buf b = { .max = WGOTP_MAIL_TEMPLATE_MAX };
 	struct stat st;
 	char chunk[4096], *text = NULL, *w;
+	size_t len = 0;
 	ssize_t n;
 	int fd, ret;
 
@@ -247,13 +248,19 @@ int wgotp_mail_template_load(const char *path, char **out, struct wgotp_error *e
 		}
 		wgotp_buf_add(&b, chunk, (size_t)n);
 	}
-	ret = wgotp_buf_take(&b, &text, NULL);
+	ret = wgotp_buf_take(&b, &text, &len);
 	if (ret == -EFBIG) {
 		ret = wgotp_error_set(err, EFBIG, "mail template %s: larger than %d bytes", path,
 				      WGOTP_MAIL_TEMPLATE_MAX);
 		goto cleanup;
 	} else if (ret < 0) {
 		ret = wgotp_error_set(err, -ret, "mail template %s: %s", path, strerror(-ret));
+		goto cleanup;
+	}
+	/* Everything after a NUL would be dropped without a word. */
+	if (memchr(text, '\0', len)) {
+		ret = wgotp_error_set(err, EINVAL, "mail template %s: has a NUL byte (not a text file)",
+				      path);
 		goto cleanup;
 	}
 	/* CRLF -> LF: the transports choose their own line ends. */

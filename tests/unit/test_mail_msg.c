@@ -242,6 +242,18 @@ static void test_template_file(void)
 	is_int(wgotp_mail_template_load(p, &out, &err), -EFBIG, "an oversized template is refused");
 	free(p);
 	is_int(wgotp_mail_template_load("/nonexistent/body.txt", &out, &err), -ENOENT, "a missing file");
+	/* A NUL byte would cut the template short without a word (found by
+	 * fuzz_mail_template). */
+	p = tu_write(dir, "nul.txt", "Your code: %{code}\n", 0644);
+	{
+		FILE *f = fopen(p, "a");
+
+		ok(f && fwrite("\0more\n", 1, 6, f) == 6 && fclose(f) == 0, "append a NUL byte");
+	}
+	out = NULL;
+	is_int(wgotp_mail_template_load(p, &out, &err), -EINVAL, "a template with a NUL byte is refused");
+	ok(!out && strstr(err.msg, "nul.txt") && strstr(err.msg, "NUL"), "naming the file: %s", err.msg);
+	free(p);
 	tu_rmdir(dir);
 }
 
