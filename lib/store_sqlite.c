@@ -217,6 +217,31 @@ static int sq_run_(struct sq_store *s, sqlite3_stmt *st, const char *func)
 #define sq_begin(s) sq_run((s), sq_stmt((s), SQ_BEGIN))
 #define sq_commit(s) sq_run((s), sq_stmt((s), SQ_COMMIT))
 
+/*
+ * Step a one-row statement with RETURNING (the UPSERTs). SQLite hands the
+ * row out before the statement ends, and an autocommit statement commits
+ * only when it ends: the change is stored once it has stepped to
+ * SQLITE_DONE, which is where a full disk or an I/O error shows. Returns
+ * SQLITE_ROW (stored; the row's first column in *val), SQLITE_DONE (no
+ * row, nothing changed) or the error.
+ */
+static int sq_step_returning(sqlite3_stmt *st, int64_t *val)
+{
+	int64_t v;
+	int rc;
+
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW)
+		return rc;
+	v = sqlite3_column_int64(st, 0);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE)
+		return rc == SQLITE_ROW ? SQLITE_INTERNAL : rc;
+	if (val)
+		*val = v;
+	return SQLITE_ROW;
+}
+
 /* Roll back if a transaction is open; after an error, quietly. */
 static void sq_rollback(struct sq_store *s)
 {
@@ -782,7 +807,7 @@ static int sq_totp_use_step(void *st_, const char *user, uint64_t step)
 	st = sq_stmt(s, SQ_TOTP_USE);
 	bind_text(st, 1, user);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)step);
-	rc = sqlite3_step(st);
+	rc = sq_step_returning(st, NULL);
 	if (rc == SQLITE_ROW)
 		ret = 0;		/* stored */
 	else if (rc == SQLITE_DONE)
@@ -843,10 +868,8 @@ static int sq_counter_hit(void *st_, const char *key, int64_t now, int64_t windo
 	bind_text(st, 1, key);
 	sqlite3_bind_int64(st, 2, now);
 	sqlite3_bind_int64(st, 3, reset_at);
-	rc = sqlite3_step(st);
+	rc = sq_step_returning(st, count);
 	if (rc == SQLITE_ROW) {
-		if (count)
-			*count = sqlite3_column_int64(st, 0);
 		ret = 0;
 	} else {
 		ret = sq_fail(s, rc == SQLITE_DONE ? SQLITE_INTERNAL : rc);
