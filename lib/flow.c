@@ -587,6 +587,10 @@ static int begin_email(struct wgotp_flow *f, const struct subject *s,
 			log_err("email code for %s not sent: %s", s->name,
 				merr.msg[0] ? merr.msg : strerror(-ret));
 			ops->challenge_del(st, c.id);
+			/* ... nor a wait for a mail that never left: the user
+			 * may ask again at once (the hourly cap counts it). */
+			if (f->cfg->email_resend_interval > 0)
+				ops->counter_reset(st, key_min);
 			goto cleanup;
 		}
 	}

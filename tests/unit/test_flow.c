@@ -319,6 +319,9 @@ static void test_email(void)
 		       -ENOENT, "  and no challenge left behind");
 	}
 	x.box.fail = 0;
+	is_int(begin(&x, "bob@example.com", NULL, &r), 0, "the transport is back: asking again at once");
+	is_int(r.verdict, WGOTP_CHALLENGE, "  gets a challenge (the failed send held nothing back)");
+	is_int(x.box.sent, 6, "  and the mail");
 	fx_teardown(&x);
 }
 
