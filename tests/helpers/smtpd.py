@@ -7,12 +7,14 @@ envelope, the login, the mechanism and whether TLS was on.
 
   smtpd.py --dir DIR --cert server.pem --key server.key
            [--user U --password-file F] [--mechanisms PLAIN,LOGIN,XOAUTH2]
-           [--tokens FILE] [--no-starttls] [--implicit-tls]
+           [--tokens FILE] [--no-starttls] [--implicit-tls] [--drop-in-data N]
 
 Listens on 127.0.0.1 and an ephemeral port, written to DIR/port. XOAUTH2
 accepts a token listed in FILE ("TOKEN SCOPE" lines, written by
 ms-emulator.py) for the Outlook scope and the user --user. Failed logins
-are appended to DIR/auth-failures.
+are appended to DIR/auth-failures. --drop-in-data N: the first N messages
+are cut in the middle of DATA (after its first line the connection is
+closed without a reply); their count is in DIR/dropped.
 """
 
 import argparse
@@ -49,6 +51,23 @@ def authenticator(server, session, envelope, mechanism, auth_data):
         return AuthResult(success=True, auth_data=Login(login, mechanism))
     note_failure(f"{mechanism} {login}")
     return AuthResult(success=False, handled=False)
+
+
+class DropInData(SMTP):
+    """Closes the connection in the middle of DATA, args.drop_in_data times."""
+
+    async def smtp_DATA(self, arg):
+        if (DropInData.dropped >= args.drop_in_data or arg or not self.envelope.rcpt_tos
+                or not self.session.authenticated):
+            return await super().smtp_DATA(arg)
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        await self._reader.readuntil(b"\r\n")
+        DropInData.dropped += 1
+        with open(os.path.join(args.dir, "dropped"), "w") as f:
+            f.write(f"{DropInData.dropped}\n")
+        self.transport.abort()
+
+    dropped = 0
 
 
 class Handler:
@@ -111,6 +130,7 @@ def main():
     p.add_argument("--tokens")
     p.add_argument("--no-starttls", action="store_true")
     p.add_argument("--implicit-tls", action="store_true")
+    p.add_argument("--drop-in-data", type=int, default=0)
     args = p.parse_args()
 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -120,7 +140,7 @@ def main():
     handler = Handler()
 
     def factory():
-        return SMTP(handler, hostname="smtp.test",
+        return DropInData(handler, hostname="smtp.test",
                     tls_context=None if (args.no_starttls or args.implicit_tls) else ctx,
                     require_starttls=not (args.no_starttls or args.implicit_tls),
                     # With implicit TLS the whole connection is TLS already.
