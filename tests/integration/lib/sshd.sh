@@ -17,7 +17,8 @@
 #                            configuration; call sshd_cleanup on exit
 #   sshd_user_totp EMAIL SECRET [PUBKEY CIDR]   users.json entry (appended
 #                            to SSHD_USERS_D, users.json rewritten)
-#   sshd_start               starts sshd -D -e (log in SSHD_LOG)
+#   sshd_start               starts sshd -D -e (log in SSHD_LOG), behind the
+#                            command $SSHD_WRAP if set (it must exec sshd)
 #   ssh_run CODE [CMD]       logs in as SSHD_USER answering CODE; output in
 #                            SSH_OUT, status in SSH_RC, prompts in SSH_PROMPTS
 #   sshd_cleanup             stops sshd, removes the user, the PAM service
@@ -168,7 +169,7 @@ ASK
 sshd_start() {
 	local i
 	: >"$SSHD_LOG"
-	"$SSHD_DIR/bin/$SSHD_SERVICE" -D -e -f "$SSHD_DIR/sshd_config" >>"$SSHD_LOG" 2>&1 &
+	${SSHD_WRAP:-} "$SSHD_DIR/bin/$SSHD_SERVICE" -D -e -f "$SSHD_DIR/sshd_config" >>"$SSHD_LOG" 2>&1 &
 	SSHD_PID=$!
 	for i in $(seq 1 100); do
 		grep -q "Server listening on 127.0.0.1 port $SSHD_PORT" "$SSHD_LOG" && return 0
