@@ -91,6 +91,7 @@ static const struct key keys[] = {
 	{ "Store", "Backend", T_ENUM, F(store_backend), 0, 0, "sqlite", store_backends },
 	{ "Store", "Path", T_PATH, F(store_path), 0, 0, "/var/lib/wgotp/state.db", NULL },
 	{ "Store", "BusyTimeout", T_MS, F(store_busy_timeout_ms), 1, 60000, "5000", NULL },
+	{ "Store", "CounterSlots", T_INT, F(store_counter_slots), 1024, 67108864, "262144", NULL },
 	{ "Store", "RedisHost", T_STR, F(redis_host), 0, 0, "127.0.0.1", NULL },
 	{ "Store", "RedisPort", T_INT, F(redis_port), 1, 65535, "6379", NULL },
 	{ "Store", "RedisUser", T_STR, F(redis_user), 0, 0, "", NULL },

@@ -71,6 +71,7 @@ struct wgotp_config {
 	enum wgotp_store_backend store_backend;	/* Backend = sqlite | redis */
 	char *store_path;		/* Path = /var/lib/wgotp/state.db */
 	int store_busy_timeout_ms;	/* BusyTimeout = 5000 (ms) */
+	int store_counter_slots;	/* CounterSlots = 262144 (sqlite: size of <Path>-counters) */
 	char *redis_host;		/* RedisHost */
 	int redis_port;			/* RedisPort */
 	char *redis_user;		/* RedisUser (ACL) */

@@ -28,6 +28,7 @@
 #include "log.h"
 #include "secret.h"
 #include "store.h"
+#include "store_counters.h"
 
 #define SQ_FILE_MODE 0660	/* the database; SQLite gives -wal and -shm the same */
 #define SQ_DIR_MODE 0770	/* a directory we create for it */
@@ -136,7 +137,7 @@ static const char *const sq_sql[SQ_N_STMT] = {
 		" count = CASE WHEN counters.reset_at <= ?2 THEN 1 ELSE counters.count + 1 END,"
 		" reset_at = CASE WHEN counters.reset_at <= ?2 THEN ?3 ELSE counters.reset_at END"
 		" RETURNING count"),
-	[SQ_CNT_GET] = "SELECT count FROM counters WHERE key = ?1 AND reset_at > ?2",
+	[SQ_CNT_GET] = "SELECT count, reset_at FROM counters WHERE key = ?1 AND reset_at > ?2",
 	[SQ_CNT_RESET] = "DELETE FROM counters WHERE key = ?1",
 	[SQ_SES_PUT] = ("INSERT OR REPLACE INTO sessions (" SQ_SESSION_COLS ")"
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
@@ -153,6 +154,7 @@ struct sq_store {
 	pthread_mutex_t lock;
 	sqlite3 *db;
 	sqlite3_stmt *stmt[SQ_N_STMT];
+	struct wgotp_ctab *ctab;	/* TOTP steps and counters */
 	char *path;
 	int busy_ms;
 };
@@ -519,6 +521,20 @@ cleanup:
 	return ret;
 }
 
+/* The counter table beside the database: <Path>-counters. */
+static int sq_open_counters(struct sq_store *s, const struct wgotp_config *cfg,
+			    const struct stat *db, struct wgotp_error *err)
+{
+	char *path;
+	int ret;
+
+	if (asprintf(&path, "%s-counters", s->path) < 0)
+		return wgotp_error_set(err, ENOMEM, "store: out of memory");
+	ret = wgotp_ctab_open(path, (uint64_t)cfg->store_counter_slots, db, &s->ctab, err);
+	free(path);
+	return ret;
+}
+
 static void sq_close(void *state)
 {
 	struct sq_store *s = state;
@@ -529,6 +545,7 @@ static void sq_close(void *state)
 	for (i = 0; i < SQ_N_STMT; i++)
 		sqlite3_finalize(s->stmt[i]);
 	sqlite3_close(s->db);
+	wgotp_ctab_close(s->ctab);
 	pthread_mutex_destroy(&s->lock);
 	free(s->path);
 	free(s);
@@ -578,9 +595,16 @@ static int sq_open(const struct wgotp_config *cfg, void **state, struct wgotp_er
 	sqlite3_extended_result_codes(s->db, 1);
 	sqlite3_busy_timeout(s->db, s->busy_ms);
 
-	if (stat(s->path, &sb) == 0 && (sb.st_mode & 0007))
+	if (stat(s->path, &sb) < 0) {
+		ret = wgotp_error_set(err, errno, "store: %s: %s", s->path, strerror(errno));
+		goto cleanup;
+	}
+	if (sb.st_mode & 0007)
 		log_warn_f("%s is accessible to all users (mode %04o); 0660 or less is expected",
 			   s->path, (unsigned)(sb.st_mode & 07777));
+	ret = sq_open_counters(s, cfg, &sb, err);
+	if (ret < 0)
+		goto cleanup;
 
 	ret = sq_setup(s, err);
 	if (ret < 0)
@@ -790,18 +814,14 @@ cleanup:
 	return ret;
 }
 
-/* ---- TOTP replay ------------------------------------------------------- */
+/* ---- TOTP replay and counters in the database ------------------------- */
 
-static int sq_totp_use_step(void *st_, const char *user, uint64_t step)
+/* The database keeps these only for keys the counter table could not
+ * hold (store_counters.h); each is called with the table's lock held. */
+static int db_totp_use_step(struct sq_store *s, const char *user, uint64_t step)
 {
-	struct sq_store *s = st_;
 	sqlite3_stmt *st;
 	int rc, ret;
-
-	if (!key_ok(user, WGOTP_EMAIL_MAX))
-		return -EINVAL;
-	if (step > (uint64_t)INT64_MAX)
-		return -ERANGE;
 
 	sq_lock(s);
 	st = sq_stmt(s, SQ_TOTP_USE);
@@ -819,15 +839,11 @@ static int sq_totp_use_step(void *st_, const char *user, uint64_t step)
 	return ret;
 }
 
-static int sq_totp_last_step(void *st_, const char *user, uint64_t *step)
+static int db_totp_last_step(struct sq_store *s, const char *user, uint64_t *step)
 {
-	struct sq_store *s = st_;
 	sqlite3_stmt *st;
 	sqlite3_int64 v;
 	int rc, ret;
-
-	if (!key_ok(user, WGOTP_EMAIL_MAX) || !step)
-		return -EINVAL;
 
 	sq_lock(s);
 	st = sq_stmt(s, SQ_TOTP_GET);
@@ -849,19 +865,11 @@ static int sq_totp_last_step(void *st_, const char *user, uint64_t *step)
 	return ret;
 }
 
-/* ---- counters ---------------------------------------------------------- */
-
-static int sq_counter_hit(void *st_, const char *key, int64_t now, int64_t window, int64_t *count)
+static int db_counter_hit(struct sq_store *s, const char *key, int64_t now, int64_t reset_at,
+			  int64_t *count)
 {
-	struct sq_store *s = st_;
 	sqlite3_stmt *st;
-	int64_t reset_at;
 	int rc, ret;
-
-	if (!key_ok(key, SQ_KEY_MAX) || window <= 0)
-		return -EINVAL;
-	if (__builtin_add_overflow(now, window, &reset_at))
-		return -ERANGE;
 
 	sq_lock(s);
 	st = sq_stmt(s, SQ_CNT_HIT);
@@ -879,40 +887,220 @@ static int sq_counter_hit(void *st_, const char *key, int64_t now, int64_t windo
 	return ret;
 }
 
-static int sq_counter_get(void *st_, const char *key, int64_t now, int64_t *count)
+/* The count and the end of its window; 0 and 0 when there is none. */
+static int db_counter_get(struct sq_store *s, const char *key, int64_t now, int64_t *count,
+			  int64_t *reset_at)
 {
-	struct sq_store *s = st_;
 	sqlite3_stmt *st;
 	int rc, ret = 0;
 
-	if (!key_ok(key, SQ_KEY_MAX) || !count)
-		return -EINVAL;
-
+	*count = 0;
+	*reset_at = 0;
 	sq_lock(s);
 	st = sq_stmt(s, SQ_CNT_GET);
 	bind_text(st, 1, key);
 	sqlite3_bind_int64(st, 2, now);
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	if (rc == SQLITE_ROW) {
 		*count = sqlite3_column_int64(st, 0);
-	else if (rc == SQLITE_DONE)
-		*count = 0;
-	else
+		*reset_at = sqlite3_column_int64(st, 1);
+	} else if (rc != SQLITE_DONE) {
 		ret = sq_fail(s, rc);
+	}
 	sq_done(st);
 	sq_unlock(s);
+	return ret;
+}
+
+/* ---- TOTP replay and counters ------------------------------------------ */
+
+/*
+ * The entry for key in the counter table, created if need be. When the
+ * table has ever spilled, a new entry starts from what the database holds
+ * for the key (*seed_fn), so that a key never has two live values. Returns
+ * -ENOSPC (the table marked spilled) when the key must live in the
+ * database. Called with the table's lock held.
+ */
+static int ctab_entry(struct sq_store *s, enum wgotp_ctab_ns ns, const char *key, int64_t now,
+		      struct wgotp_ctab_entry **e, bool *seed)
+{
+	bool created;
+	int ret;
+
+	ret = wgotp_ctab_find(s->ctab, ns, key, now, true, e, &created);
+	if (ret == -ENOSPC)
+		wgotp_ctab_set_spilled(s->ctab);
+	*seed = ret == 0 && created && wgotp_ctab_spilled(s->ctab);
+	return ret;
+}
+
+static int sq_totp_use_step(void *st_, const char *user, uint64_t step)
+{
+	struct sq_store *s = st_;
+	struct wgotp_ctab_entry *e;
+	uint64_t last;
+	bool seed;
+	int ret;
+
+	if (!key_ok(user, WGOTP_EMAIL_MAX))
+		return -EINVAL;
+	if (step > (uint64_t)INT64_MAX)
+		return -ERANGE;
+
+	ret = wgotp_ctab_lock(s->ctab);
+	if (ret < 0)
+		return ret;
+	ret = ctab_entry(s, WGOTP_CTAB_STEP, user, 0, &e, &seed);
+	if (ret == -ENOSPC) {
+		ret = db_totp_use_step(s, user, step);
+		goto cleanup;
+	}
+	if (ret < 0)
+		goto cleanup;
+	if (seed) {
+		ret = db_totp_last_step(s, user, &last);
+		if (ret < 0) {
+			wgotp_ctab_set(e, 0, 0);	/* gone again */
+			goto cleanup;
+		}
+		e->value = (int64_t)last;
+	}
+	if ((int64_t)step > e->value) {
+		e->value = (int64_t)step;
+		ret = 0;
+	} else {
+		ret = -EALREADY;	/* a replay, or the loser of a race */
+	}
+cleanup:
+	wgotp_ctab_unlock(s->ctab);
+	return ret;
+}
+
+static int sq_totp_last_step(void *st_, const char *user, uint64_t *step)
+{
+	struct sq_store *s = st_;
+	struct wgotp_ctab_entry *e;
+	bool created;
+	int ret;
+
+	if (!key_ok(user, WGOTP_EMAIL_MAX) || !step)
+		return -EINVAL;
+
+	ret = wgotp_ctab_lock(s->ctab);
+	if (ret < 0)
+		return ret;
+	ret = wgotp_ctab_find(s->ctab, WGOTP_CTAB_STEP, user, 0, false, &e, &created);
+	if (ret == 0)
+		*step = (uint64_t)e->value;
+	else if (ret == -ENOENT && wgotp_ctab_spilled(s->ctab))
+		ret = db_totp_last_step(s, user, step);
+	else if (ret == -ENOENT) {
+		*step = 0;
+		ret = 0;
+	}
+	wgotp_ctab_unlock(s->ctab);
+	return ret;
+}
+
+static int sq_counter_hit(void *st_, const char *key, int64_t now, int64_t window, int64_t *count)
+{
+	struct sq_store *s = st_;
+	struct wgotp_ctab_entry *e;
+	int64_t reset_at, n, end;
+	bool seed;
+	int ret;
+
+	if (!key_ok(key, SQ_KEY_MAX) || window <= 0)
+		return -EINVAL;
+	if (__builtin_add_overflow(now, window, &reset_at))
+		return -ERANGE;
+
+	ret = wgotp_ctab_lock(s->ctab);
+	if (ret < 0)
+		return ret;
+	ret = ctab_entry(s, WGOTP_CTAB_COUNTER, key, now, &e, &seed);
+	if (ret == -ENOSPC) {
+		ret = db_counter_hit(s, key, now, reset_at, count);
+		goto cleanup;
+	}
+	if (ret < 0)
+		goto cleanup;
+	if (e->expires == WGOTP_CTAB_NEVER) {	/* new: a window starts */
+		n = 0;
+		end = reset_at;
+		if (seed) {
+			ret = db_counter_get(s, key, now, &n, &end);
+			if (ret < 0) {
+				wgotp_ctab_set(e, 0, 0);
+				goto cleanup;
+			}
+			if (end <= now) {
+				n = 0;
+				end = reset_at;
+			}
+		}
+		wgotp_ctab_set(e, n, end);
+	}
+	e->value++;
+	if (count)
+		*count = e->value;
+cleanup:
+	wgotp_ctab_unlock(s->ctab);
+	return ret;
+}
+
+static int sq_counter_get(void *st_, const char *key, int64_t now, int64_t *count)
+{
+	struct sq_store *s = st_;
+	struct wgotp_ctab_entry *e;
+	int64_t reset_at;
+	bool created;
+	int ret;
+
+	if (!key_ok(key, SQ_KEY_MAX) || !count)
+		return -EINVAL;
+
+	ret = wgotp_ctab_lock(s->ctab);
+	if (ret < 0)
+		return ret;
+	ret = wgotp_ctab_find(s->ctab, WGOTP_CTAB_COUNTER, key, now, false, &e, &created);
+	if (ret == 0)
+		*count = e->value;
+	else if (ret == -ENOENT && wgotp_ctab_spilled(s->ctab))
+		ret = db_counter_get(s, key, now, count, &reset_at);
+	else if (ret == -ENOENT) {
+		*count = 0;
+		ret = 0;
+	}
+	wgotp_ctab_unlock(s->ctab);
 	return ret;
 }
 
 /* Resetting a counter that does not exist is not an error. */
 static int sq_counter_reset(void *st_, const char *key)
 {
+	struct sq_store *s = st_;
+	struct wgotp_ctab_entry *e;
+	bool created;
 	int ret;
 
 	if (!key_ok(key, SQ_KEY_MAX))
 		return -EINVAL;
-	ret = sq_delete(st_, SQ_CNT_RESET, key, NULL);
-	return ret == -ENOENT ? 0 : ret;
+
+	ret = wgotp_ctab_lock(s->ctab);
+	if (ret < 0)
+		return ret;
+	ret = wgotp_ctab_find(s->ctab, WGOTP_CTAB_COUNTER, key, 0, false, &e, &created);
+	if (ret == 0)
+		wgotp_ctab_set(e, 0, 0);
+	ret = 0;
+	if (wgotp_ctab_spilled(s->ctab)) {
+		ret = sq_delete(s, SQ_CNT_RESET, key, NULL);
+		if (ret == -ENOENT)
+			ret = 0;
+	}
+	wgotp_ctab_unlock(s->ctab);
+	return ret;
 }
 
 /* ---- sessions ---------------------------------------------------------- */

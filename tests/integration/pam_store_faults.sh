@@ -10,7 +10,7 @@
 # logs in once the fault is gone, and only once).
 #
 # sshd runs in a private mount namespace (unshare -m) where the store's
-# directory is a 1 MB tmpfs, remounted read-only or filled up there only
+# directory is a 16 MB tmpfs, remounted read-only or filled up there only
 # (nsenter). Needs root. (wg-activator unreachable from PAM: unit/test_pam.)
 set -u
 . "$top_srcdir/tests/integration/lib/sshd.sh"
@@ -46,7 +46,7 @@ sshd_user_totp "$SSHD_EMAIL" "$S1"
 
 cat >"$TMP/mntns" <<EOF
 #!/bin/sh
-mount -t tmpfs -o size=1m,mode=0700 wgotp-fault "$STATE" || exit 1
+mount -t tmpfs -o size=16m,mode=0700 wgotp-fault "$STATE" || exit 1
 exec "\$@"
 EOF
 chmod 755 "$TMP/mntns"

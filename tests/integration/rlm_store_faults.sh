@@ -10,7 +10,7 @@
 # once the fault is gone, and only once); the login works again then.
 #
 # freeradius runs in a private mount namespace (unshare -m) where the
-# store's directory is a 1 MB tmpfs: filled up, or mounted read-only, in
+# store's directory is a 16 MB tmpfs (the counter table takes 8): filled up, or mounted read-only, in
 # that namespace only (nsenter). Needs root.
 set -u
 # mail.sh first: radius.sh's TAP helpers (ok, is, plan) replace its own.
@@ -63,8 +63,11 @@ DB=$STATE/state.db
 # tmpfs there (read-only with FAULT_RO=1, holding a copy of FAULT_SEED).
 cat >"$RAD_DIR/mntns" <<'EOF2'
 #!/bin/sh
-mount -t tmpfs -o size=1m,mode=0700 wgotp-fault "$FAULT_STATE" || exit 1
-[ -n "${FAULT_SEED:-}" ] && cp "$FAULT_SEED" "$FAULT_STATE/state.db" && chmod 600 "$FAULT_STATE/state.db"
+mount -t tmpfs -o size=16m,mode=0700 wgotp-fault "$FAULT_STATE" || exit 1
+if [ -n "${FAULT_SEED:-}" ]; then
+	cp "$FAULT_SEED" "$FAULT_STATE/state.db" && chmod 600 "$FAULT_STATE/state.db"
+	cp "$FAULT_SEED-counters" "$FAULT_STATE/state.db-counters"	# TOTP steps, counters
+fi
 if [ "${FAULT_RO:-}" = 1 ]; then
 	mount -o remount,ro "$FAULT_STATE" || exit 1
 fi
@@ -194,6 +197,7 @@ is "$RAD_CODE" Access-Accept "... and the mailed code is accepted"
 # cannot open it, and freeradius refuses to start rather than run without.
 in_ns /usr/bin/python3 -c 'import sqlite3,sys; s=sqlite3.connect(sys.argv[1]); d=sqlite3.connect(sys.argv[2]); s.backup(d); d.close()' \
 	"$DB" "$RAD_DIR/seed.db"
+in_ns cp "$DB-counters" "$RAD_DIR/seed.db-counters"
 check "freeradius ran through every fault (never crashed)" rad_alive
 rad_stop
 export FAULT_SEED=$RAD_DIR/seed.db FAULT_RO=1

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The SQLite store's counter table: the last TOTP step and the rate-limit
+ * counters of each user, the state every login reads and writes, kept in
+ * a small memory-mapped file beside the database (<Path>-counters) and
+ * shared by every process that opens the store (freeradius threads, PAM in
+ * each sshd child, wgotpctl). One update is a few hundred nanoseconds
+ * under a process-shared lock, where a SQLite commit costs several
+ * microseconds and a dozen system calls.
+ *
+ * Durability is the database's (WAL, synchronous = NORMAL): an update is
+ * in the page cache when the call returns, so it survives the process
+ * dying; a power cut may lose the last seconds, as it may lose the last
+ * commits of the database.
+ *
+ * An open-addressing hash table of fixed size (CounterSlots, chosen when
+ * the file is created), keyed by a 128-bit SipHash of the key under a
+ * random key stored in the file. The lock is a robust process-shared
+ * mutex: a process killed while holding it cannot block the others, and
+ * it is initialised again on the first open after a reboot (a mutex left
+ * locked by a power cut would otherwise never be released).
+ *
+ * When the table is full (no free or expired slot within the probe limit)
+ * the caller keeps that key in the database instead, and marks the table
+ * as spilled: from then on a key missing from the table is looked up in
+ * the database before it is created, so no key ever has two live values.
+ */
+#ifndef WGOTP_STORE_COUNTERS_H
+#define WGOTP_STORE_COUNTERS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "error.h"
+
+#define WGOTP_CTAB_NEVER INT64_MAX	/* expiry of an entry that does not expire */
+
+enum wgotp_ctab_ns {
+	WGOTP_CTAB_STEP,		/* key: user; value: last TOTP step */
+	WGOTP_CTAB_COUNTER,		/* key: counter key; value: count, expiry: end of window */
+};
+
+/* One entry, as the caller sees it under the lock. */
+struct wgotp_ctab_entry {
+	int64_t value;
+	int64_t expires;		/* seconds since the epoch, or WGOTP_CTAB_NEVER */
+};
+
+struct wgotp_ctab;
+
+/* Keeps stores to the table in program order: a process killed between
+ * two of them must leave entries the next process can use. */
+#define wgotp_ctab_fence() __atomic_signal_fence(__ATOMIC_SEQ_CST)
+
+/* Set an entry found under the lock: the window before the count. */
+static inline void wgotp_ctab_set(struct wgotp_ctab_entry *e, int64_t value, int64_t expires)
+{
+	e->expires = expires;
+	wgotp_ctab_fence();
+	e->value = value;
+}
+
+/*
+ * Open (or create, with mode 0660 and, when run as root, the owner and
+ * group of `like`, the database) the table at path. slots is rounded up
+ * to a power of two; an existing table keeps its own size.
+ */
+int wgotp_ctab_open(const char *path, uint64_t slots, const struct stat *like,
+		    struct wgotp_ctab **out, struct wgotp_error *err);
+void wgotp_ctab_close(struct wgotp_ctab *t);	/* accepts NULL */
+
+/* Take and release the table's lock. Every call below needs it held. */
+int wgotp_ctab_lock(struct wgotp_ctab *t);
+void wgotp_ctab_unlock(struct wgotp_ctab *t);
+
+/*
+ * The live entry for key in namespace ns at time now (an entry whose
+ * expiry is <= now counts as absent). With create, an absent key gets a
+ * slot (*created = true, *e zeroed, expiry WGOTP_CTAB_NEVER) or -ENOSPC
+ * when the table is full; without it, -ENOENT. *e points into the table:
+ * write to it before unlocking.
+ */
+int wgotp_ctab_find(struct wgotp_ctab *t, enum wgotp_ctab_ns ns, const char *key, int64_t now,
+		    bool create, struct wgotp_ctab_entry **e, bool *created);
+
+/* Whether some key has ever been kept in the database instead. */
+bool wgotp_ctab_spilled(const struct wgotp_ctab *t);
+void wgotp_ctab_set_spilled(struct wgotp_ctab *t);
+
+#endif
