@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -651,6 +652,7 @@ cleanup:
 int wgotp_config_load(const char *path, struct wgotp_config **out, struct wgotp_error *err)
 {
 	char *buf = NULL, *abs = NULL;
+	struct stat st;
 	size_t len = 0;
 	int ret;
 
@@ -658,6 +660,14 @@ int wgotp_config_load(const char *path, struct wgotp_config **out, struct wgotp_
 	ret = wgotp_file_read(path, CONF_MAX_SIZE, &buf, &len, err);
 	if (ret < 0)
 		return ret;
+	/* It names programs run as root (WgCommand, [Sendmail] Path) and the
+	 * files every part trusts: whoever may write it owns the gateway. */
+	if (stat(path, &st) == 0 && (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		ret = wgotp_error_set(err, EPERM,
+				      "%s is mode %04o: it names the programs and files wgotp trusts; it must not be writable by group or others (chmod 644)",
+				      path, (unsigned int)(st.st_mode & 07777));
+		goto cleanup;
+	}
 	/* Relative paths inside are taken from the file's own directory. */
 	abs = path[0] == '/' ? strdup(path) : realpath(path, NULL);
 	if (!abs) {

@@ -158,6 +158,17 @@ static void test_files(void)
 	}
 	wgotp_config_free(c);
 	c = NULL;
+	/* Writable by group or others: refused, naming the file and mode. */
+	chmod(path, 0664);
+	err.msg[0] = '\0';
+	is_int(wgotp_config_load(path, &c, &err), -EPERM, "a wgotp.conf writable by group is refused");
+	ok(!c && strstr(err.msg, "wgotp.conf") && strstr(err.msg, "0664"), "saying why: %s", err.msg);
+	chmod(path, 0646);
+	is_int(wgotp_config_load(path, &c, &err), -EPERM, "a wgotp.conf writable by others is refused");
+	chmod(path, 0644);
+	is_int(wgotp_config_load(path, &c, &err), 0, "0644 loads");
+	wgotp_config_free(c);
+	c = NULL;
 	is_int(wgotp_config_load("/nonexistent/wgotp.conf", &c, &err), -ENOENT, "a missing file");
 	ok(strstr(err.msg, "/nonexistent/wgotp.conf") != NULL, "the message names the file");
 	is_int(wgotp_config_load(dir, &c, &err), -EINVAL, "a directory is refused");
