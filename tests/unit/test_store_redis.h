@@ -313,7 +313,7 @@ static void test_redis_auth(const char *path)
 	wgotp_store_close(st);
 	st = NULL;
 	chmod(bad, 0644);
-	is_int(wgotp_store_open(cfg, &st, &err), -EACCES, "a world-readable password file is refused");
+	is_int(wgotp_store_open(cfg, &st, &err), -EPERM, "a world-readable password file is refused at open");
 	ok(strstr(err.msg, "RedisPasswordFile") != NULL, "naming the key: %s", err.msg);
 	wgotp_store_close(st);
 	wgotp_config_free(cfg);
