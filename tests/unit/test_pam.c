@@ -303,7 +303,8 @@ static void write_fixture(void)
 	write_conf("mailfail", "totp", store, mail, "");
 	free(mail);
 	/* SMTP needs libcurl, and the libcurl.so.4 found first (main() puts
-	 * nocurl-lib/ first in LD_LIBRARY_PATH) is not a library. */
+	 * nocurl-lib/ first in LD_LIBRARY_PATH) is not a library: a module
+	 * that had libcurl in DT_NEEDED again would fail every test here. */
 	write_conf("nocurl", "totp", store,
 		   "[Mail]\nTransport = smtp\nFrom = vpn@example.com\n\n"
 		   "[SMTP]\nURL = smtp://127.0.0.1:1\n", "");
