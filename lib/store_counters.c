@@ -202,6 +202,14 @@ int wgotp_ctab_open(const char *path, uint64_t slots, const struct stat *like,
 		ret = wgotp_error_set(err, EINVAL, "store: %s is not a regular file", path);
 		goto cleanup;
 	}
+	/* Whoever may write it may reset any user's replay step. */
+	if (sb.st_size != 0 && (sb.st_mode & S_IRWXO)) {
+		ret = wgotp_error_set(err, EPERM,
+				      "store %s is mode %04o: it holds the TOTP replay steps, others "
+				      "must have no access (chmod 660)", path,
+				      (unsigned)(sb.st_mode & 07777));
+		goto cleanup;
+	}
 	if (sb.st_size == 0)
 		ret = ctab_format(t, fd, slots, like, err);
 	else
@@ -210,9 +218,6 @@ int wgotp_ctab_open(const char *path, uint64_t slots, const struct stat *like,
 		goto cleanup;
 	t->slots = (struct ctab_slot *)((char *)t->hdr + CTAB_HEADER_SIZE);
 	t->mask = t->hdr->nslots - 1;
-	if (sb.st_size != 0 && (sb.st_mode & 0007))
-		log_warn_f("%s is accessible to all users (mode %04o); 0660 or less is expected",
-			   path, (unsigned)(sb.st_mode & 07777));
 
 	/* The first open after a reboot sets the lock up again: a lock held
 	 * when the machine went down is in the file, its owner is not. No

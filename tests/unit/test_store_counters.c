@@ -100,6 +100,11 @@ static void test_file(void)
 	wgotp_ctab_close(t);
 	t = NULL;
 
+	ok(chmod(p, 0664) == 0, "(chmod 664)");
+	is_int(wgotp_ctab_open(p, 1024, NULL, &t, &err), -EPERM, "readable by others: -EPERM");
+	ok(strstr(err.msg, "others must have no access") != NULL, "... saying so: %s", err.msg);
+	ok(chmod(p, 0660) == 0, "(chmod 660)");
+
 	/* damaged: another magic, then a truncated file */
 	fd = open(p, O_WRONLY);
 	ok(fd >= 0 && pwrite(fd, "XXXX", 4, 0) == 4, "(overwrite the magic)");
