@@ -277,18 +277,7 @@ make_conf() {
 		-e "s|^MaxDuration = .*|MaxDuration = $DURATION|" \
 		-e "s|^Durations = .*|Durations = $DURATION|" \
 		-e '/^\[Mail\]/,$d' "$CONF"
-	cat >>"$CONF" <<EOF
-[Mail]
-Transport = smtp
-From = $MAIL_SENDER
-CAFile = $MAIL_CA
-
-[SMTP]
-URL = smtp://127.0.0.1:$SMTPD_PORT
-Auth = plain
-Username = $MAIL_SENDER
-PasswordFile = $MAIL_PASSWORD
-EOF
+	smtpd_conf >>"$CONF"
 }
 must "a test CA and an SMTP server on 127.0.0.1 (STARTTLS, AUTH)" \
 	eval 'mail_setup && smtpd_start inbox --mechanisms PLAIN' || step_end

@@ -20,19 +20,7 @@ rad_init
 trap 'rad_cleanup; mail_cleanup' EXIT
 mail_setup || { echo "Bail out! cannot make the test PKI"; exit 1; }
 smtpd_start rad --mechanisms PLAIN || { echo "Bail out! smtpd did not start"; exit 1; }
-cat >> "$RAD_CONF" <<EOF2
-
-[Mail]
-Transport = smtp
-From = $MAIL_SENDER
-CAFile = $MAIL_CA
-
-[SMTP]
-URL = smtp://127.0.0.1:$SMTPD_PORT
-Auth = plain
-Username = $MAIL_SENDER
-PasswordFile = $MAIL_PASSWORD
-EOF2
+smtpd_conf >> "$RAD_CONF"
 rad_user_email alice@example.com
 rad_user_email bob@example.com
 rad_user_email carol@example.com

@@ -21,19 +21,7 @@ rad_init
 trap 'rad_cleanup; mail_cleanup' EXIT
 mail_setup || { echo "Bail out! cannot make the test PKI"; exit 1; }
 smtpd_start rad --mechanisms PLAIN || { echo "Bail out! smtpd did not start"; exit 1; }
-cat >> "$RAD_CONF" <<EOF2
-
-[Mail]
-Transport = smtp
-From = $MAIL_SENDER
-CAFile = $MAIL_CA
-
-[SMTP]
-URL = smtp://127.0.0.1:$SMTPD_PORT
-Auth = plain
-Username = $MAIL_SENDER
-PasswordFile = $MAIL_PASSWORD
-EOF2
+smtpd_conf >> "$RAD_CONF"
 S1=JBSWY3DPEHPK3PXP
 rad_user_totp tina@example.com "$S1"
 rad_user_email emma@example.com

@@ -43,19 +43,7 @@ cleanup() {
 trap cleanup EXIT
 mail_setup || { echo "Bail out! cannot make the test PKI"; exit 1; }
 smtpd_start rad --mechanisms PLAIN --drop-in-data 1 || { echo "Bail out! smtpd did not start"; exit 1; }
-cat >> "$RAD_CONF" <<EOF2
-
-[Mail]
-Transport = smtp
-From = $MAIL_SENDER
-CAFile = $MAIL_CA
-
-[SMTP]
-URL = smtp://127.0.0.1:$SMTPD_PORT
-Auth = plain
-Username = $MAIL_SENDER
-PasswordFile = $MAIL_PASSWORD
-EOF2
+smtpd_conf >> "$RAD_CONF"
 
 STATE=$RAD_DIR/wgotp/state
 DB=$STATE/state.db

@@ -182,6 +182,24 @@ smtpd_start() {
 	SMTPD_PORT=$(wait_port "$SMTPD_DIR" "$pid") || { cat "$SMTPD_DIR/smtpd.log" >&2; return 1; }
 }
 
+# smtpd_conf: the [Mail] and [SMTP] sections that send through the SMTP
+# server smtpd_start started (STARTTLS, AUTH PLAIN as MAIL_SENDER)
+smtpd_conf() {
+	cat <<CONF
+
+[Mail]
+Transport = smtp
+From = $MAIL_SENDER
+CAFile = $MAIL_CA
+
+[SMTP]
+URL = smtp://127.0.0.1:$SMTPD_PORT
+Auth = plain
+Username = $MAIL_SENDER
+PasswordFile = $MAIL_PASSWORD
+CONF
+}
+
 # mail_send CONF [ARGS] ADDRESS
 mail_send() {
 	local conf=$1 t0 t1
