@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
 
 #include "store.h"
@@ -15,39 +14,6 @@
 static const char *conf_name(const struct wgotp_config *cfg)
 {
 	return cfg->path ? cfg->path : "wgotp.conf";
-}
-
-/* The SQLite store holds the sessions (a session written there becomes a
- * peer on the gateway), the codes' state and OAuth tokens: others may not
- * read or write the file, nor write its directory (they could replace it,
- * or create its -wal or -journal first). A file or directory not there yet
- * is created 0660 / 0770 by the backend. */
-static int check_sqlite_modes(const char *path, struct wgotp_error *err)
-{
-	struct stat st;
-	char *dir, *slash;
-	int ret = 0;
-
-	if (stat(path, &st) == 0 && (st.st_mode & S_IRWXO))
-		return wgotp_error_set(err, EPERM,
-				       "store %s is mode %04o: it holds sessions and tokens, others must have no access (chmod 660)",
-				       path, (unsigned int)(st.st_mode & 07777));
-	dir = strdup(path);
-	if (!dir)
-		return wgotp_error_set(err, ENOMEM, "store: out of memory");
-	slash = strrchr(dir, '/');
-	if (!slash)
-		strcpy(dir, ".");
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
-	if (stat(dir, &st) == 0 && (st.st_mode & S_IWOTH))
-		ret = wgotp_error_set(err, EPERM,
-				      "store directory %s is mode %04o: others may replace the store; it must not be writable by others (chmod 770)",
-				      dir, (unsigned int)(st.st_mode & 07777));
-	free(dir);
-	return ret;
 }
 
 /* RedisPasswordFile is read at every (re)connection; say at open, in its
@@ -78,11 +44,6 @@ int wgotp_store_open(const struct wgotp_config *cfg, struct wgotp_store **out,
 
 	switch (cfg->store_backend) {
 	case WGOTP_STORE_SQLITE:
-		if (cfg->store_path) {
-			ret = check_sqlite_modes(cfg->store_path, err);
-			if (ret < 0)
-				return ret;
-		}
 		ops = &wgotp_store_sqlite_ops;
 		break;
 	case WGOTP_STORE_REDIS:

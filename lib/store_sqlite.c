@@ -365,17 +365,30 @@ static int sq_bad_row(struct sq_store *s, int ret, const char *func)
 /* Create the directory (one level) and the empty database file with tight
  * modes, so SQLite never creates them with its defaults. The mode passed
  * to mkdir/open is an upper bound under any umask; umask() itself is not
- * touched because it is process-wide and this runs inside threaded hosts. */
+ * touched because it is process-wide and this runs inside threaded hosts.
+ * An existing file or directory is refused when others have access: the
+ * store holds the sessions (a session written there becomes a peer on the
+ * gateway), the codes' state and OAuth tokens, and whoever may write the
+ * directory may replace the store, or create its -wal or -journal first. */
 static int sq_create_file(const char *path, struct wgotp_error *err)
 {
 	char *dir = NULL, *slash;
+	struct stat sb;
 	int fd, e, ret;
 
+	if (stat(path, &sb) == 0 && (sb.st_mode & S_IRWXO))
+		return wgotp_error_set(err, EPERM,
+				       "store %s is mode %04o: it holds sessions and tokens, others must have no access (chmod 660)",
+				       path, (unsigned int)(sb.st_mode & 07777));
 	dir = strdup(path);
 	if (!dir)
 		return wgotp_error_set(err, ENOMEM, "store: out of memory");
 	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
+	if (!slash) {
+		strcpy(dir, ".");
+	} else if (slash == dir) {
+		dir[1] = '\0';
+	} else {
 		*slash = '\0';
 		if (mkdir(dir, SQ_DIR_MODE) < 0 && errno != EEXIST) {
 			e = errno;
@@ -383,6 +396,12 @@ static int sq_create_file(const char *path, struct wgotp_error *err)
 					      dir, strerror(e));
 			goto cleanup;
 		}
+	}
+	if (stat(dir, &sb) == 0 && (sb.st_mode & S_IWOTH)) {
+		ret = wgotp_error_set(err, EPERM,
+				      "store directory %s is mode %04o: others may replace the store; it must not be writable by others (chmod 770)",
+				      dir, (unsigned int)(sb.st_mode & 07777));
+		goto cleanup;
 	}
 
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, SQ_FILE_MODE);
@@ -599,9 +618,6 @@ static int sq_open(const struct wgotp_config *cfg, void **state, struct wgotp_er
 		ret = wgotp_error_set(err, errno, "store: %s: %s", s->path, strerror(errno));
 		goto cleanup;
 	}
-	if (sb.st_mode & 0007)
-		log_warn_f("%s is accessible to all users (mode %04o); 0660 or less is expected",
-			   s->path, (unsigned)(sb.st_mode & 07777));
 	ret = sq_open_counters(s, cfg, &sb, err);
 	if (ret < 0)
 		goto cleanup;
