@@ -261,7 +261,7 @@ int wgotp_ctab_lock(struct wgotp_ctab *t)
 
 	if (ret == EOWNERDEAD) {
 		/* Every update leaves a usable entry at each store (see
-		 * wgotp_ctab_find), so the table is consistent as it is. */
+		 * ctab_probe), so the table is consistent as it is. */
 		log_warn("store: %s: a process died holding the counter table's lock; recovered",
 			 t->path);
 		ret = pthread_mutex_consistent(&t->hdr->lock);
@@ -303,8 +303,8 @@ static void key_tag(const struct wgotp_ctab *t, enum wgotp_ctab_ns ns, const cha
 	tag[1] = wgotp_siphash24(t->hdr->hash_key[1], buf, len + 1) | 1;
 }
 
-int wgotp_ctab_find(struct wgotp_ctab *t, enum wgotp_ctab_ns ns, const char *key, int64_t now,
-		    bool create, struct wgotp_ctab_entry **e, bool *created)
+static int ctab_probe(struct wgotp_ctab *t, enum wgotp_ctab_ns ns, const char *key, int64_t now,
+		      bool create, struct wgotp_ctab_entry **e, bool *created)
 {
 	struct ctab_slot *s, *reuse = NULL;
 	size_t len = strlen(key);
@@ -348,4 +348,18 @@ int wgotp_ctab_find(struct wgotp_ctab *t, enum wgotp_ctab_ns ns, const char *key
 	*e = &reuse->e;
 	*created = true;
 	return 0;
+}
+
+int wgotp_ctab_find(struct wgotp_ctab *t, enum wgotp_ctab_ns ns, const char *key, int64_t now,
+		    struct wgotp_ctab_entry **e)
+{
+	bool created;
+
+	return ctab_probe(t, ns, key, now, false, e, &created);
+}
+
+int wgotp_ctab_claim(struct wgotp_ctab *t, enum wgotp_ctab_ns ns, const char *key, int64_t now,
+		     struct wgotp_ctab_entry **e, bool *created)
+{
+	return ctab_probe(t, ns, key, now, true, e, created);
 }

@@ -76,13 +76,17 @@ void wgotp_ctab_unlock(struct wgotp_ctab *t);
 
 /*
  * The live entry for key in namespace ns at time now (an entry whose
- * expiry is <= now counts as absent). With create, an absent key gets a
- * slot (*created = true, *e zeroed, expiry WGOTP_CTAB_NEVER) or -ENOSPC
- * when the table is full; without it, -ENOENT. *e points into the table:
- * write to it before unlocking.
+ * expiry is <= now counts as absent), or -ENOENT. *e points into the
+ * table: write to it before unlocking.
  */
 int wgotp_ctab_find(struct wgotp_ctab *t, enum wgotp_ctab_ns ns, const char *key, int64_t now,
-		    bool create, struct wgotp_ctab_entry **e, bool *created);
+		    struct wgotp_ctab_entry **e);
+/*
+ * The same, giving an absent key a slot (*created = true, *e zeroed,
+ * expiry WGOTP_CTAB_NEVER); -ENOSPC when the table is full.
+ */
+int wgotp_ctab_claim(struct wgotp_ctab *t, enum wgotp_ctab_ns ns, const char *key, int64_t now,
+		     struct wgotp_ctab_entry **e, bool *created);
 
 /* Whether some key has ever been kept in the database instead. */
 bool wgotp_ctab_spilled(const struct wgotp_ctab *t);

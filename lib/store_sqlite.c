@@ -943,7 +943,7 @@ static int ctab_entry(struct sq_store *s, enum wgotp_ctab_ns ns, const char *key
 	bool created;
 	int ret;
 
-	ret = wgotp_ctab_find(s->ctab, ns, key, now, true, e, &created);
+	ret = wgotp_ctab_claim(s->ctab, ns, key, now, e, &created);
 	if (ret == -ENOSPC)
 		wgotp_ctab_set_spilled(s->ctab);
 	*seed = ret == 0 && created && wgotp_ctab_spilled(s->ctab);
@@ -996,7 +996,6 @@ static int sq_totp_last_step(void *st_, const char *user, uint64_t *step)
 {
 	struct sq_store *s = st_;
 	struct wgotp_ctab_entry *e;
-	bool created;
 	int ret;
 
 	if (!key_ok(user, WGOTP_EMAIL_MAX) || !step)
@@ -1005,7 +1004,7 @@ static int sq_totp_last_step(void *st_, const char *user, uint64_t *step)
 	ret = wgotp_ctab_lock(s->ctab);
 	if (ret < 0)
 		return ret;
-	ret = wgotp_ctab_find(s->ctab, WGOTP_CTAB_STEP, user, 0, false, &e, &created);
+	ret = wgotp_ctab_find(s->ctab, WGOTP_CTAB_STEP, user, 0, &e);
 	if (ret == 0)
 		*step = (uint64_t)e->value;
 	else if (ret == -ENOENT && wgotp_ctab_spilled(s->ctab))
@@ -1070,7 +1069,6 @@ static int sq_counter_get(void *st_, const char *key, int64_t now, int64_t *coun
 	struct sq_store *s = st_;
 	struct wgotp_ctab_entry *e;
 	int64_t reset_at;
-	bool created;
 	int ret;
 
 	if (!key_ok(key, SQ_KEY_MAX) || !count)
@@ -1079,7 +1077,7 @@ static int sq_counter_get(void *st_, const char *key, int64_t now, int64_t *coun
 	ret = wgotp_ctab_lock(s->ctab);
 	if (ret < 0)
 		return ret;
-	ret = wgotp_ctab_find(s->ctab, WGOTP_CTAB_COUNTER, key, now, false, &e, &created);
+	ret = wgotp_ctab_find(s->ctab, WGOTP_CTAB_COUNTER, key, now, &e);
 	if (ret == 0)
 		*count = e->value;
 	else if (ret == -ENOENT && wgotp_ctab_spilled(s->ctab))
@@ -1097,7 +1095,6 @@ static int sq_counter_reset(void *st_, const char *key)
 {
 	struct sq_store *s = st_;
 	struct wgotp_ctab_entry *e;
-	bool created;
 	int ret;
 
 	if (!key_ok(key, SQ_KEY_MAX))
@@ -1106,7 +1103,7 @@ static int sq_counter_reset(void *st_, const char *key)
 	ret = wgotp_ctab_lock(s->ctab);
 	if (ret < 0)
 		return ret;
-	ret = wgotp_ctab_find(s->ctab, WGOTP_CTAB_COUNTER, key, 0, false, &e, &created);
+	ret = wgotp_ctab_find(s->ctab, WGOTP_CTAB_COUNTER, key, 0, &e);
 	if (ret == 0)
 		wgotp_ctab_set(e, 0, 0);
 	ret = 0;

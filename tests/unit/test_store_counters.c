@@ -136,19 +136,22 @@ static void test_rules(void)
 		return;
 	}
 	is_int(wgotp_ctab_lock(t), 0, "lock");
-	is_int(wgotp_ctab_find(t, WGOTP_CTAB_COUNTER, "k", 100, false, &e, &created), -ENOENT,
+	is_int(wgotp_ctab_find(t, WGOTP_CTAB_COUNTER, "k", 100, &e), -ENOENT,
 	       "absent, not created: -ENOENT");
-	is_int(wgotp_ctab_find(t, WGOTP_CTAB_COUNTER, "k", 100, true, &e, &created), 0, "create");
+	is_int(wgotp_ctab_claim(t, WGOTP_CTAB_COUNTER, "k", 100, &e, &created), 0, "create");
 	ok(created && e->value == 0 && e->expires == WGOTP_CTAB_NEVER, "new: 0, never expires");
 	wgotp_ctab_set(e, 3, 160);
-	is_int(wgotp_ctab_find(t, WGOTP_CTAB_COUNTER, "k", 159, false, &e, &created), 0,
+	is_int(wgotp_ctab_find(t, WGOTP_CTAB_COUNTER, "k", 159, &e), 0,
 	       "found before its expiry");
-	ok(!created && e->value == 3, "with its value");
-	is_int(wgotp_ctab_find(t, WGOTP_CTAB_STEP, "k", 159, false, &e, &created), -ENOENT,
+	ok(e->value == 3, "with its value");
+	is_int(wgotp_ctab_claim(t, WGOTP_CTAB_COUNTER, "k", 159, &e, &created), 0,
+	       "claimed while live");
+	ok(!created && e->value == 3, "... the same entry, not a new one");
+	is_int(wgotp_ctab_find(t, WGOTP_CTAB_STEP, "k", 159, &e), -ENOENT,
 	       "the same key in the other namespace is another entry");
-	is_int(wgotp_ctab_find(t, WGOTP_CTAB_COUNTER, "k", 160, false, &e, &created), -ENOENT,
+	is_int(wgotp_ctab_find(t, WGOTP_CTAB_COUNTER, "k", 160, &e), -ENOENT,
 	       "absent at its expiry");
-	is_int(wgotp_ctab_find(t, WGOTP_CTAB_COUNTER, "k", 160, true, &e, &created), 0,
+	is_int(wgotp_ctab_claim(t, WGOTP_CTAB_COUNTER, "k", 160, &e, &created), 0,
 	       "created again after it");
 	ok(created && e->value == 0, "... from zero");
 	wgotp_ctab_unlock(t);
