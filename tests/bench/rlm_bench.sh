@@ -39,37 +39,11 @@ rad_enable_pap_baseline
 
 # N TOTP users with random secrets; the codes are computed just before the
 # run (valid for the current step +-1 window).
-python3 - "$N" "$RAD_USERS" "$RAD_DIR/secrets.tsv" <<'PY'
-import base64, json, os, sys
-n, users, secrets = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-u = {}
-with open(secrets, "w") as f:
-    for i in range(n):
-        s = base64.b32encode(os.urandom(20)).decode().rstrip("=")
-        email = "user%d@bench.example" % i
-        u[email] = {"method": "totp", "totp_secret": s, "totp_state": "active",
-                    "enabled": True, "require_otp": True, "devices": []}
-        f.write("%s\t%s\n" % (email, s))
-json.dump({"version": 1, "users": u}, open(users + ".tmp", "w"), separators=(",", ":"))
-os.chmod(users + ".tmp", 0o640)   # the module refuses a world-readable users.json
-os.rename(users + ".tmp", users)
-PY
+python3 "$top_srcdir/tests/bench/totp_users.py" users "$N" "$RAD_USERS" "$RAD_DIR/secrets.tsv" || exit 1
 rad_start || exit 1
 
-python3 - "$RAD_DIR/secrets.tsv" "$RAD_DIR/wgotp.tsv" "$RAD_DIR/pap.tsv" <<'PY'
-import base64, hashlib, hmac, struct, sys, time
-def totp(s, t):
-    k = base64.b32decode(s + "=" * (-len(s) % 8))
-    h = hmac.new(k, struct.pack(">Q", int(t) // 30), hashlib.sha1).digest()
-    o = h[-1] & 15
-    return "%06d" % ((struct.unpack(">I", h[o:o + 4])[0] & 0x7fffffff) % 1000000)
-now = time.time()
-with open(sys.argv[1]) as f, open(sys.argv[2], "w") as w, open(sys.argv[3], "w") as p:
-    for line in f:
-        email, s = line.rstrip("\n").split("\t")
-        w.write("%s\t%s\n" % (email, totp(s, now)))
-        p.write("%s\t%s-secret\n" % (email, email))
-PY
+python3 "$top_srcdir/tests/bench/totp_users.py" codes "$RAD_DIR/secrets.tsv" "$RAD_DIR/wgotp.tsv" "$RAD_DIR/pap.tsv" ||
+	exit 1
 
 # Warm up both paths (thread pool, page cache), then measure PAP, wgotp, PAP.
 head -n 200 "$RAD_DIR/pap.tsv" > "$RAD_DIR/warm.tsv"
