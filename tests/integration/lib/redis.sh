@@ -41,10 +41,24 @@ redis_free_port() {
 redis_start() {
 	REDIS_DIR=$1
 	mkdir -p "$REDIS_DIR"
-	REDIS_PORT=${REDIS_PORT:-$(redis_free_port)} || return 1
 	REDIS_SOCK=$REDIS_DIR/redis.sock
 	REDIS_PWFILE=$REDIS_DIR/redis.password
 	(umask 077; od -An -tx1 -N16 /dev/urandom | tr -d ' \n' > "$REDIS_PWFILE")
+	# A port found free may be taken before redis-server binds it (by an
+	# outgoing connection of a test running beside this one): try another.
+	_fixed=${REDIS_PORT:-}
+	for _try in 1 2 3 4 5; do
+		REDIS_PORT=${_fixed:-$(redis_free_port)} || return 1
+		redis_write_conf
+		rm -f "$REDIS_DIR/redis.log"
+		redis_start_again && return 0
+		[ -z "$_fixed" ] && grep -q "Address already in use" "$REDIS_DIR/redis.log" || return 1
+		echo "# port $REDIS_PORT was taken meanwhile; another"
+	done
+	return 1
+}
+
+redis_write_conf() {
 	cat > "$REDIS_DIR/redis.conf" <<EOF2
 bind ${REDIS_BIND:-127.0.0.1}
 port $REDIS_PORT
@@ -61,7 +75,6 @@ user default off
 user $REDIS_USER on >$(cat "$REDIS_PWFILE") ~* &* +@all
 EOF2
 	chmod 600 "$REDIS_DIR/redis.conf"
-	redis_start_again
 }
 
 redis_start_again() {
