@@ -316,21 +316,12 @@ static void identify(const struct wgotp_flow *f, const struct wgotp_directory *d
 		s->real = true;
 }
 
-static int count_failure(struct wgotp_flow *f, const struct subject *s, int64_t now)
-{
-	char key[COUNTER_KEY_MAX];
-	int64_t n;
-
-	counter_key(key, "fail", s->name);
-	return f->store->ops->counter_hit(f->store->state, key, now, f->cfg->ratelimit_window, &n);
-}
-
-static int clear_failures(struct wgotp_flow *f, const struct subject *s, int64_t failures)
+/* A right code clears the user's failures, and with them the slot that
+ * reserve_failure() took for it. */
+static int clear_failures(struct wgotp_flow *f, const struct subject *s)
 {
 	char key[COUNTER_KEY_MAX];
 
-	if (failures == 0)
-		return 0;
 	counter_key(key, "fail", s->name);
 	return f->store->ops->counter_reset(f->store->state, key);
 }
@@ -354,26 +345,51 @@ static void reject_result(struct wgotp_result *res, enum wgotp_reason why)
 }
 
 /*
- * The per-user failure throttle. Reads the failure count into *failures
- * (so that a success writes the counter only when there is something to
- * clear). Returns 1 with res set to a reject when the user is throttled,
- * 0 when not, or a negative errno.
+ * The per-user failure throttle, for a request that judges no code (one
+ * that asks for a challenge). Returns 1 with res set to a reject when the
+ * user is throttled, 0 when not, or a negative errno.
  */
 static int throttle(struct wgotp_flow *f, const struct subject *s, int64_t now,
-		    int64_t *failures, struct wgotp_result *res)
+		    struct wgotp_result *res)
 {
 	char key[COUNTER_KEY_MAX];
+	int64_t failures = 0;
 	int ret;
 
-	*failures = 0;
 	counter_key(key, "fail", s->name);
-	ret = f->store->ops->counter_get(f->store->state, key, now, failures);
+	ret = f->store->ops->counter_get(f->store->state, key, now, &failures);
 	if (ret < 0)
 		return ret;
-	if (*failures < f->cfg->ratelimit_max_failures)
+	if (failures < f->cfg->ratelimit_max_failures)
 		return 0;
 	reject_result(res, WGOTP_R_RATE_LIMITED);
 	return 1;
+}
+
+/*
+ * Before a code is judged, its failure is counted: atomically, one slot of
+ * the user's MaxFailures in the window is taken, or the attempt is refused
+ * when none is left. Checking first and counting after the judgment would
+ * let a burst of parallel guesses (FreeRADIUS threads, sshd children, two
+ * servers) all pass the check before any was counted. A right code gives
+ * the slot back (clear_failures). Returns 1 with res set to a reject when
+ * the user is throttled, 0 when the slot is taken, or a negative errno.
+ */
+static int reserve_failure(struct wgotp_flow *f, const struct subject *s, int64_t now,
+			   struct wgotp_result *res)
+{
+	char key[COUNTER_KEY_MAX];
+	int64_t n = 0;
+	int ret;
+
+	counter_key(key, "fail", s->name);
+	ret = f->store->ops->counter_take(f->store->state, key, now, f->cfg->ratelimit_window,
+					  f->cfg->ratelimit_max_failures, &n);
+	if (ret == -EDQUOT) {
+		reject_result(res, WGOTP_R_RATE_LIMITED);
+		return 1;
+	}
+	return ret;
 }
 
 /*
@@ -476,25 +492,29 @@ static void challenge_result(const struct wgotp_challenge *c, const struct subje
 }
 
 static int begin_totp(struct wgotp_flow *f, const struct subject *s,
-		      const struct wgotp_request *req, int64_t now, int64_t failures,
-		      struct wgotp_result *res)
+		      const struct wgotp_request *req, int64_t now, struct wgotp_result *res)
 {
 	struct wgotp_challenge c;
 	enum wgotp_reason why;
 	int ret;
 
 	if (req->code && *req->code) {
+		ret = reserve_failure(f, s, now, res);
+		if (ret != 0)
+			return ret > 0 ? 0 : ret;
 		ret = check_totp(f, s, req->code, now, &why);
 		if (ret < 0)
 			return ret;
 		if (why != WGOTP_R_OK) {
-			ret = count_failure(f, s, now);
-			reject_result(res, why);
-			return ret;
+			reject_result(res, why);	/* the failure is counted */
+			return 0;
 		}
 		accept_result(f, s, now, req->duration, req->device, res);
-		return clear_failures(f, s, failures);
+		return clear_failures(f, s);
 	}
+	ret = throttle(f, s, now, res);
+	if (ret != 0)
+		return ret > 0 ? 0 : ret;
 	ret = new_challenge(f, s, req, now, f->cfg->challenge_lifetime, &c);
 	if (ret < 0)
 		return ret;
@@ -517,7 +537,11 @@ static int begin_email(struct wgotp_flow *f, const struct subject *s,
 	int64_t n = 0;
 	int ret;
 
-	if (s->real && !f->have_mailer) {
+	ret = throttle(f, s, now, res);
+	if (ret != 0)
+		return ret > 0 ? 0 : ret;
+	/* A decoy fails as a real user does: no transport, no challenge. */
+	if (!f->have_mailer) {
 		log_err("email code for %s: no mail transport is configured ([Mail] Transport)",
 			s->name);
 		return -ENOSYS;
@@ -529,15 +553,13 @@ static int begin_email(struct wgotp_flow *f, const struct subject *s,
 		if (ret < 0)
 			return ret;
 		if (n > 0) {
-			/* A code went out moments ago: point at it again. */
-			ret = ops->challenge_latest(st, s->name, WGOTP_METHOD_EMAIL, now, &c);
-			if (ret == 0) {
-				challenge_result(&c, s, WGOTP_R_CHALLENGE_RESENT_LIMIT, res);
-				return 0;
-			}
-			if (ret != -ENOENT)
-				return ret;
-			reject_result(res, WGOTP_R_MAIL_LIMIT);
+			/* A code went out moments ago: no second mail, and no
+			 * other request's State either. That State opens what
+			 * its own request asked for (device, duration, front
+			 * end), so handing it to this request would let
+			 * whoever asked first choose what the owner's code
+			 * opens, and let anyone burn its tries. */
+			reject_result(res, WGOTP_R_CHALLENGE_RESENT_LIMIT);
 			return 0;
 		}
 	}
@@ -606,7 +628,6 @@ int wgotp_begin(struct wgotp_flow *f, const struct wgotp_request *req, struct wg
 	const struct wgotp_directory *dir = NULL;
 	struct subject s;
 	int64_t now = wgotp_flow_now(f);
-	int64_t failures = 0;
 	int ret;
 
 	memset(res, 0, sizeof(*res));
@@ -627,13 +648,8 @@ int wgotp_begin(struct wgotp_flow *f, const struct wgotp_request *req, struct wg
 		ret = 0;
 		goto done;
 	}
-	ret = throttle(f, &s, now, &failures, res);
-	if (ret != 0) {
-		ret = ret > 0 ? 0 : ret;
-		goto done;
-	}
 	if (s.method == WGOTP_METHOD_TOTP)
-		ret = begin_totp(f, &s, req, now, failures, res);
+		ret = begin_totp(f, &s, req, now, res);
 	else
 		ret = begin_email(f, &s, req, now, res);
 	/* The audit log tells the truth the reply hides. */
@@ -693,7 +709,6 @@ int wgotp_answer(struct wgotp_flow *f, const char *challenge_id, const char *cod
 	struct subject s;
 	enum wgotp_reason why = WGOTP_R_BAD_CODE;
 	int64_t now = wgotp_flow_now(f);
-	int64_t failures = 0;
 	int ret;
 
 	memset(res, 0, sizeof(*res));
@@ -722,6 +737,11 @@ int wgotp_answer(struct wgotp_flow *f, const char *challenge_id, const char *cod
 		reject_result(res, WGOTP_R_UNKNOWN_CHALLENGE);
 		goto done;
 	}
+	/* ... and to the front end that asked for it. */
+	if (strcmp(c.origin, req && req->origin ? req->origin : "") != 0) {
+		reject_result(res, WGOTP_R_UNKNOWN_CHALLENGE);
+		goto done;
+	}
 	if (!req || !req->user_override)
 		dir = wgotp_dir_cache_get(f->dir);
 	identify(f, dir, req ? req->user_override : NULL, c.user, c.device, &s);
@@ -732,7 +752,7 @@ int wgotp_answer(struct wgotp_flow *f, const char *challenge_id, const char *cod
 		s.why_not = WGOTP_R_UNKNOWN_USER;
 	}
 
-	ret = throttle(f, &s, now, &failures, res);
+	ret = reserve_failure(f, &s, now, res);
 	if (ret != 0) {
 		ret = ret > 0 ? 0 : ret;
 		goto done;
@@ -744,17 +764,30 @@ int wgotp_answer(struct wgotp_flow *f, const char *challenge_id, const char *cod
 	if (ret < 0)
 		goto done;
 	if (why != WGOTP_R_OK) {
-		reject_result(res, why);
-		ret = count_failure(f, &s, now);
-		if (ret == 0 && c.tries >= f->cfg->email_max_tries)
+		reject_result(res, why);	/* the failure is counted */
+		ret = 0;
+		if (c.tries >= f->cfg->email_max_tries) {
 			ret = ops->challenge_del(f->store->state, c.id);
+			if (ret == -ENOENT)
+				ret = 0;
+		}
 		goto done;
 	}
+	/* Deleting the challenge is what consumes the code: of two answers
+	 * racing with the right code, only the one whose delete removed it
+	 * opens a session. */
 	ret = ops->challenge_del(f->store->state, c.id);
-	if (ret < 0 && ret != -ENOENT)
+	if (ret == -ENOENT) {
+		reject_result(res, WGOTP_R_UNKNOWN_CHALLENGE);
+		ret = 0;
 		goto done;
-	accept_result(f, &s, now, c.duration ? c.duration : (req ? req->duration : 0), c.device, res);
-	ret = clear_failures(f, &s, failures);
+	}
+	if (ret < 0)
+		goto done;
+	/* What the request that received this challenge asked for, and
+	 * nothing the answering request says. */
+	accept_result(f, &s, now, c.duration, c.device, res);
+	ret = clear_failures(f, &s);
 done:
 	audit(req, "answer", &s, res, ret);
 	if (dir)

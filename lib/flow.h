@@ -32,7 +32,7 @@ enum wgotp_verdict {
 enum wgotp_reason {
 	WGOTP_R_OK,
 	WGOTP_R_CHALLENGE_SENT,		/* email code mailed */
-	WGOTP_R_CHALLENGE_RESENT_LIMIT,	/* resend throttled: earlier challenge reused */
+	WGOTP_R_CHALLENGE_RESENT_LIMIT,	/* a code was mailed < ResendInterval ago: reject */
 	WGOTP_R_CHALLENGE_TOTP,		/* asked for the authenticator code */
 	WGOTP_R_BAD_CODE,
 	WGOTP_R_BAD_FORMAT,		/* not `digits` digits */

@@ -86,6 +86,12 @@ struct wgotp_store_ops {
 	 * window of `window` seconds if the current one is over, add 1, and
 	 * return the count in the window. get: the count (0 if none or over). */
 	int (*counter_hit)(void *st, const char *key, int64_t now, int64_t window, int64_t *count);
+	/* take: the same, but only while the window counts fewer than limit
+	 * (>= 1): otherwise nothing is added, *count is the count and the
+	 * result -EDQUOT. A slot reserved before the work it limits, so that
+	 * concurrent callers never get past the limit together. */
+	int (*counter_take)(void *st, const char *key, int64_t now, int64_t window, int64_t limit,
+			    int64_t *count);
 	int (*counter_get)(void *st, const char *key, int64_t now, int64_t *count);
 	int (*counter_reset)(void *st, const char *key);
 

@@ -182,10 +182,14 @@ static const char *const rd_lua[RS_N] = {
 	"redis.call('SET', KEYS[1], ARGV[1])\n"
 	"return 1\n"),
 
-	/* KEYS: counter. ARGV: now, reset_at, ttl_s. The count. */
+	/* KEYS: counter. ARGV: now, reset_at, ttl_s, limit (0: none). The
+	 * count, or minus the count when the window already holds limit. */
 	[RS_CNT_HIT] = (LUA_CMP
-	"local r = redis.call('HGET', KEYS[1], 'r')\n"
-	"if r and cmp(r, ARGV[1]) > 0 then return redis.call('HINCRBY', KEYS[1], 'c', 1) end\n"
+	"local h = redis.call('HMGET', KEYS[1], 'r', 'c')\n"
+	"if h[1] and cmp(h[1], ARGV[1]) > 0 then\n"
+	"  if ARGV[4] ~= '0' and h[2] and cmp(h[2], ARGV[4]) >= 0 then return -tonumber(h[2]) end\n"
+	"  return redis.call('HINCRBY', KEYS[1], 'c', 1)\n"
+	"end\n"
 	"redis.call('HSET', KEYS[1], 'c', 1, 'r', ARGV[2])\n"
 	"redis.call('EXPIRE', KEYS[1], ARGV[3])\n"
 	"return 1\n"),
@@ -1057,16 +1061,18 @@ cleanup:
 
 /* ---- counters ---------------------------------------------------------- */
 
-static int rd_counter_hit(void *st_, const char *key, int64_t now, int64_t window, int64_t *count)
+/* counter_hit (limit 0) and counter_take. */
+static int rd_counter_add(void *st_, const char *key, int64_t now, int64_t window, int64_t limit,
+			  int64_t *count)
 {
 	struct rd_store *s = st_;
-	char *nk, snow[24], sreset[24], sttl[24];
-	const char *keys[1], *args[3];
+	char *nk, snow[24], sreset[24], sttl[24], slimit[24];
+	const char *keys[1], *args[4];
 	redisReply *r = NULL;
 	int64_t reset_at;
 	int ret;
 
-	if (!key_ok(key, RD_KEY_MAX) || window <= 0)
+	if (!key_ok(key, RD_KEY_MAX) || window <= 0 || limit < 0)
 		return -EINVAL;
 	if (__builtin_add_overflow(now, window, &reset_at))
 		return -ERANGE;
@@ -1082,18 +1088,37 @@ static int rd_counter_hit(void *st_, const char *key, int64_t now, int64_t windo
 	args[0] = snow;
 	args[1] = sreset;
 	args[2] = sttl;
-	ret = rd_script(s, RS_CNT_HIT, 1, keys, 3, args, NULL, &r);
+	snprintf(slimit, sizeof(slimit), "%" PRId64, limit);
+	args[3] = slimit;
+	ret = rd_script(s, RS_CNT_HIT, 1, keys, 4, args, NULL, &r);
 	if (ret < 0)
 		goto cleanup;
-	if (r->type != REDIS_REPLY_INTEGER)
+	if (r->type != REDIS_REPLY_INTEGER || r->integer == 0 || r->integer == LLONG_MIN) {
 		ret = rd_bad_reply(s, r, __func__);
-	else if (count)
-		*count = r->integer;
+		goto cleanup;
+	}
+	if (r->integer < 0)
+		ret = -EDQUOT;
+	if (count)
+		*count = r->integer < 0 ? -r->integer : r->integer;
 cleanup:
 	if (r)
 		freeReplyObject(r);
 	free(nk);
 	return ret;
+}
+
+static int rd_counter_hit(void *st, const char *key, int64_t now, int64_t window, int64_t *count)
+{
+	return rd_counter_add(st, key, now, window, 0, count);
+}
+
+static int rd_counter_take(void *st, const char *key, int64_t now, int64_t window, int64_t limit,
+			   int64_t *count)
+{
+	if (limit < 1)
+		return -EINVAL;
+	return rd_counter_add(st, key, now, window, limit, count);
 }
 
 static int rd_counter_get(void *st_, const char *key, int64_t now, int64_t *count)
@@ -1465,6 +1490,7 @@ const struct wgotp_store_ops wgotp_store_redis_ops = {
 	.totp_use_step = rd_totp_use_step,
 	.totp_last_step = rd_totp_last_step,
 	.counter_hit = rd_counter_hit,
+	.counter_take = rd_counter_take,
 	.counter_get = rd_counter_get,
 	.counter_reset = rd_counter_reset,
 	.session_put = rd_session_put,

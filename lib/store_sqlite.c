@@ -136,6 +136,7 @@ static const char *const sq_sql[SQ_N_STMT] = {
 		" ON CONFLICT (key) DO UPDATE SET"
 		" count = CASE WHEN counters.reset_at <= ?2 THEN 1 ELSE counters.count + 1 END,"
 		" reset_at = CASE WHEN counters.reset_at <= ?2 THEN ?3 ELSE counters.reset_at END"
+		" WHERE counters.reset_at <= ?2 OR counters.count < ?4"
 		" RETURNING count"),
 	[SQ_CNT_GET] = "SELECT count, reset_at FROM counters WHERE key = ?1 AND reset_at > ?2",
 	[SQ_CNT_RESET] = "DELETE FROM counters WHERE key = ?1",
@@ -881,10 +882,16 @@ static int db_totp_last_step(struct sq_store *s, const char *user, uint64_t *ste
 	return ret;
 }
 
+static int db_counter_get(struct sq_store *s, const char *key, int64_t now, int64_t *count,
+			  int64_t *reset_at);
+
+/* Add 1 unless the live window already counts limit: then -EDQUOT and
+ * the count in *count. */
 static int db_counter_hit(struct sq_store *s, const char *key, int64_t now, int64_t reset_at,
-			  int64_t *count)
+			  int64_t limit, int64_t *count)
 {
 	sqlite3_stmt *st;
+	int64_t end;
 	int rc, ret;
 
 	sq_lock(s);
@@ -892,14 +899,21 @@ static int db_counter_hit(struct sq_store *s, const char *key, int64_t now, int6
 	bind_text(st, 1, key);
 	sqlite3_bind_int64(st, 2, now);
 	sqlite3_bind_int64(st, 3, reset_at);
+	sqlite3_bind_int64(st, 4, limit);
 	rc = sq_step_returning(st, count);
-	if (rc == SQLITE_ROW) {
+	if (rc == SQLITE_ROW)
 		ret = 0;
-	} else {
-		ret = sq_fail(s, rc == SQLITE_DONE ? SQLITE_INTERNAL : rc);
-	}
+	else if (rc == SQLITE_DONE)
+		ret = -EDQUOT;
+	else
+		ret = sq_fail(s, rc);
 	sq_done(st);
 	sq_unlock(s);
+	if (ret == -EDQUOT) {
+		ret = db_counter_get(s, key, now, count, &end);
+		if (ret == 0)
+			ret = -EDQUOT;
+	}
 	return ret;
 }
 
@@ -1017,7 +1031,9 @@ static int sq_totp_last_step(void *st_, const char *user, uint64_t *step)
 	return ret;
 }
 
-static int sq_counter_hit(void *st_, const char *key, int64_t now, int64_t window, int64_t *count)
+/* counter_hit and counter_take: limit INT64_MAX for no limit. */
+static int sq_counter_add(void *st_, const char *key, int64_t now, int64_t window, int64_t limit,
+			  int64_t *count)
 {
 	struct sq_store *s = st_;
 	struct wgotp_ctab_entry *e;
@@ -1025,7 +1041,7 @@ static int sq_counter_hit(void *st_, const char *key, int64_t now, int64_t windo
 	bool seed;
 	int ret;
 
-	if (!key_ok(key, SQ_KEY_MAX) || window <= 0)
+	if (!key_ok(key, SQ_KEY_MAX) || window <= 0 || limit < 1)
 		return -EINVAL;
 	if (__builtin_add_overflow(now, window, &reset_at))
 		return -ERANGE;
@@ -1035,7 +1051,7 @@ static int sq_counter_hit(void *st_, const char *key, int64_t now, int64_t windo
 		return ret;
 	ret = ctab_entry(s, WGOTP_CTAB_COUNTER, key, now, &e, &seed);
 	if (ret == -ENOSPC) {
-		ret = db_counter_hit(s, key, now, reset_at, count);
+		ret = db_counter_hit(s, key, now, reset_at, limit, count);
 		goto cleanup;
 	}
 	if (ret < 0)
@@ -1056,12 +1072,27 @@ static int sq_counter_hit(void *st_, const char *key, int64_t now, int64_t windo
 		}
 		wgotp_ctab_set(e, n, end);
 	}
-	e->value++;
+	if (e->value >= limit) {
+		ret = -EDQUOT;
+	} else {
+		e->value++;
+	}
 	if (count)
 		*count = e->value;
 cleanup:
 	wgotp_ctab_unlock(s->ctab);
 	return ret;
+}
+
+static int sq_counter_hit(void *st, const char *key, int64_t now, int64_t window, int64_t *count)
+{
+	return sq_counter_add(st, key, now, window, INT64_MAX, count);
+}
+
+static int sq_counter_take(void *st, const char *key, int64_t now, int64_t window, int64_t limit,
+			   int64_t *count)
+{
+	return sq_counter_add(st, key, now, window, limit, count);
 }
 
 static int sq_counter_get(void *st_, const char *key, int64_t now, int64_t *count)
@@ -1307,6 +1338,7 @@ const struct wgotp_store_ops wgotp_store_sqlite_ops = {
 	.totp_use_step = sq_totp_use_step,
 	.totp_last_step = sq_totp_last_step,
 	.counter_hit = sq_counter_hit,
+	.counter_take = sq_counter_take,
 	.counter_get = sq_counter_get,
 	.counter_reset = sq_counter_reset,
 	.session_put = sq_session_put,

@@ -24,6 +24,8 @@ static char const *reject_message(enum wgotp_reason r)
 	case WGOTP_R_RATE_LIMITED:
 	case WGOTP_R_MAIL_LIMIT:
 		return "Too many attempts: please wait and try again later";
+	case WGOTP_R_CHALLENGE_RESENT_LIMIT:
+		return "A code was sent moments ago: please wait a minute and log in again";
 	default:
 		return "The code was not accepted";
 	}

@@ -182,6 +182,8 @@ static const char *reason_text(enum wgotp_reason r)
 	case WGOTP_R_TOO_MANY_TRIES: return "too many tries for this emailed code";
 	case WGOTP_R_RATE_LIMITED: return "too many failed codes: try again later (rate limit)";
 	case WGOTP_R_MAIL_LIMIT: return "too many codes mailed: try again later";
+	case WGOTP_R_CHALLENGE_RESENT_LIMIT:
+		return "a code was mailed less than [Email] ResendInterval ago: answer it with --code, or wait";
 	case WGOTP_R_DISABLED: return "the user is disabled";
 	case WGOTP_R_NOT_ENROLLED: return "the user has no confirmed TOTP secret";
 	case WGOTP_R_UNKNOWN_DEVICE: return "no such device";
@@ -234,6 +236,12 @@ static int answer_latest(struct wgotp_flow *f, struct wgotp_store *store, const 
 	}
 	if (ret < 0)
 		return ctl_fail(CTL_FAIL, "store: %s", strerror(-ret));
+	/* The flow refuses it too (a code opens only what its own request
+	 * asked for); say why here. */
+	if (strcmp(c.origin, req->origin) != 0)
+		return ctl_fail(CTL_FAIL, "the newest code mailed to %s was asked for through %s, not wgotpctl: "
+				"run wgotpctl activate %s without --code to mail one", email,
+				c.origin[0] ? c.origin : "another front end", email);
 	ret = wgotp_answer(f, c.id, req->code, req, res);
 	if (ret < 0)
 		return ctl_fail(CTL_FAIL, "the code could not be checked: %s", strerror(-ret));

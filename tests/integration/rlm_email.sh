@@ -24,6 +24,8 @@ smtpd_conf >> "$RAD_CONF"
 rad_user_email alice@example.com
 rad_user_email bob@example.com
 rad_user_email carol@example.com
+DAVE_KEY=$(wg genkey | wg pubkey)
+rad_user_email dave@example.com "$DAVE_KEY" 10.8.0.44
 rad_start || { echo "Bail out! freeradius did not start"; exit 1; }
 
 # The messages delivered so far, and to whom.
@@ -96,6 +98,25 @@ rad_auth "User-Name = \"carol@example.com\", State = $cstate, User-Password = \"
 is "$RAD_CODE" Access-Reject "the try after the last allowed: rejected, even with the mailed code"
 rad_reply Reply-Message | grep -q 'tried too often'
 ok $? "... and the Reply-Message says why"
+
+# --- a second request within ResendInterval (issue 14.1) ------------------
+# A thief with dave's laptop asks for 24 h; dave, moments later, asks for
+# 4 h. Dave must not get the thief's State (typing the code from the only
+# mail into it would open the laptop for 24 h), nor a second mail.
+rad_auth "User-Name = \"dave@example.com\", User-Password = \"\", WGOTP-Public-Key = \"$DAVE_KEY\", WGOTP-Session-Duration = 86400"
+is "$RAD_CODE" Access-Challenge "dave (the thief, 24 h): Access-Challenge"
+tstate=$(rad_reply State)
+dmails=$(mail_count)
+dcode=$(mail_code "$dmails")
+rad_auth 'User-Name = "dave@example.com", User-Password = "", WGOTP-Session-Duration = 14400'
+is "$RAD_CODE" Access-Reject "dave again within ResendInterval (4 h): Access-Reject"
+is "$(rad_reply State)" "" "... with no State (not the thief's)"
+rad_reply Reply-Message | grep -q 'moments ago'
+ok $? "... the Reply-Message says a code went out moments ago"
+is "$(mail_count)" "$dmails" "... and no second mail"
+rad_auth "User-Name = \"dave@example.com\", State = $tstate, User-Password = \"$dcode\", WGOTP-Session-Duration = 3600"
+is "$RAD_CODE" Access-Accept "the first State with its code: Access-Accept"
+is "$(rad_reply Session-Timeout)" 86400 "... for what the first request asked, whatever the answer says"
 
 # --- unknown user ---------------------------------------------------------
 before=$(mail_count)

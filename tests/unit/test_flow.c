@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "audit.h"
 #include "flow.h"
@@ -257,16 +258,17 @@ static void test_email(void)
 	answer(&x, "bob@example.com", id, code, &a);
 	is_int(a.reason, WGOTP_R_UNKNOWN_CHALLENGE, "the code cannot be used twice");
 
-	/* Resend limit: a second request within the minute points at the
-	 * live challenge; a third after the minute mails a new code. */
+	/* Resend limit: a second request within the minute gets no mail and
+	 * no State (not the live one: see test_resend_binds); a third after
+	 * the minute mails a new code. */
 	x.clock.now += 61;
 	begin(&x, "bob@example.com", NULL, &r);
 	snprintf(id, sizeof(id), "%s", r.challenge_id);
 	is_int(x.box.sent, 2, "a new login mails again");
 	x.clock.now += 10;
 	begin(&x, "bob@example.com", NULL, &r);
-	is_int(r.verdict, WGOTP_CHALLENGE, "asked again within a minute: challenge");
-	is_str(r.challenge_id, id, "  the same challenge");
+	is_int(r.verdict, WGOTP_REJECT, "asked again within a minute: reject");
+	is_str(r.challenge_id, "", "  with no State");
 	is_int(r.reason, WGOTP_R_CHALLENGE_RESENT_LIMIT, "  because one was sent recently");
 	is_int(x.box.sent, 2, "  and no new mail");
 
@@ -430,6 +432,232 @@ static void test_override(void)
 	fx_teardown(&x);
 }
 
+/* --- issue 14.1: a State opens only what its own request asked for -------- */
+static void test_resend_binds(void)
+{
+	struct fx x;
+	struct wgotp_result thief, victim, a;
+	struct wgotp_request req = { .user = "bob@example.com", .origin = "radius",
+				     .client = "198.51.100.7", .device = KEY_B,
+				     .duration = 24 * 3600 };
+	char code[16];
+
+	fx_setup(&x, WGOTP_UNKNOWN_EMAIL);
+	/* The thief, with the stolen laptop's key, asks for 24 h. */
+	is_int(wgotp_begin(x.flow, &req, &thief), 0, "thief's request: no error");
+	is_int(thief.verdict, WGOTP_CHALLENGE, "  a challenge (and bob gets the mail)");
+	snprintf(code, sizeof(code), "%s", x.box.code);
+	used(code);
+	/* Bob, a minute later at most, from his phone, for 4 h. */
+	x.clock.now += 40;
+	req.client = "192.0.2.44";
+	req.duration = 4 * 3600;
+	is_int(wgotp_begin(x.flow, &req, &victim), 0, "bob's request within ResendInterval: no error");
+	is_int(victim.verdict, WGOTP_REJECT, "  reject: no second mail ...");
+	is_int(x.box.sent, 1, "  (one mail in all)");
+	ok(victim.challenge_id[0] == '\0' && strcmp(victim.challenge_id, thief.challenge_id) != 0,
+	   "  ... and not the thief's State");
+	/* Bob's only State is none: the code from the only mail cannot be
+	 * typed into a State he does not hold. Whatever an answer says, the
+	 * challenge opens what its request asked for. */
+	req.duration = 3600;
+	is_int(wgotp_answer(x.flow, thief.challenge_id, code, &req, &a), 0, "an answer to the first State");
+	is_int(a.verdict, WGOTP_ACCEPT, "  accepts with the right code");
+	is_int(a.duration, 24 * 3600, "  for the duration the first request asked (not the answer's)");
+	is_str(a.device, KEY_B, "  and its device");
+	is_int(wgotp_answer(x.flow, thief.challenge_id, code, &req, &a), 0, "the same code again");
+	is_int(a.verdict, WGOTP_REJECT, "  reject: one code, one session");
+	fx_teardown(&x);
+}
+
+/* --- a State answered from another front end ----------------------------- */
+static void test_origin_binds(void)
+{
+	struct fx x;
+	struct wgotp_result r, a;
+	struct wgotp_request req = { .user = "bob@example.com", .origin = "radius" };
+	char code[16];
+
+	fx_setup(&x, WGOTP_UNKNOWN_EMAIL);
+	wgotp_begin(x.flow, &req, &r);
+	snprintf(code, sizeof(code), "%s", x.box.code);
+	used(code);
+	req.origin = "pam";
+	wgotp_answer(x.flow, r.challenge_id, code, &req, &a);
+	is_int(a.verdict, WGOTP_REJECT, "a RADIUS State answered through PAM: reject");
+	is_int(a.reason, WGOTP_R_UNKNOWN_CHALLENGE, "  unknown challenge");
+	req.origin = "radius";
+	wgotp_answer(x.flow, r.challenge_id, code, &req, &a);
+	is_int(a.verdict, WGOTP_ACCEPT, "  and through RADIUS it still opens");
+	fx_teardown(&x);
+}
+
+/*
+ * A store whose operations wait for each other: every caller of a wrapped
+ * operation waits until `want` callers have reached it, or 300 ms have
+ * passed, so that racing threads are at the same step together whatever
+ * the scheduler does.
+ */
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int in, want;
+	const struct wgotp_store_ops *real;
+} gate = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, NULL };
+
+static void gate_wait(void)
+{
+	struct timespec dl;
+
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_nsec += 300 * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&gate.mu);
+	if (++gate.in >= gate.want)
+		pthread_cond_broadcast(&gate.cv);
+	while (gate.in < gate.want)
+		if (pthread_cond_timedwait(&gate.cv, &gate.mu, &dl) != 0)
+			break;
+	pthread_mutex_unlock(&gate.mu);
+}
+
+static int gated_del(void *st, const char *id)
+{
+	gate_wait();
+	return gate.real->challenge_del(st, id);
+}
+
+/* The failure check: every racer has read the count before any goes on. */
+static int gated_get(void *st, const char *key, int64_t now, int64_t *count)
+{
+	int ret = gate.real->counter_get(st, key, now, count);
+
+	gate_wait();
+	return ret;
+}
+
+static int gated_take(void *st, const char *key, int64_t now, int64_t window, int64_t limit,
+		      int64_t *count)
+{
+	int ret = gate.real->counter_take(st, key, now, window, limit, count);
+
+	gate_wait();
+	return ret;
+}
+
+struct answerer {
+	struct fx *x;
+	const char *id, *code, *user;
+	struct wgotp_result r;
+};
+
+static void *answer_thread(void *arg)
+{
+	struct answerer *a = arg;
+
+	if (a->id)
+		answer(a->x, a->user, a->id, a->code, &a->r);
+	else
+		begin(a->x, a->user, a->code, &a->r);
+	return NULL;
+}
+
+/* --- issue 14.7: one emailed code, two answers at once ------------------- */
+static void test_answer_race(void)
+{
+	struct wgotp_store_ops ops;
+	struct answerer an[2];
+	pthread_t th[2];
+	struct fx x;
+	struct wgotp_result r;
+	int accepts = 0;
+
+	fx_setup(&x, WGOTP_UNKNOWN_EMAIL);
+	begin(&x, "bob@example.com", NULL, &r);
+	used(x.box.code);
+	/* Both answers are past their check when either deletes. */
+	gate.real = x.store->ops;
+	gate.in = 0;
+	gate.want = 2;
+	ops = *x.store->ops;
+	ops.challenge_del = gated_del;
+	x.store->ops = &ops;
+	for (int i = 0; i < 2; i++) {
+		an[i] = (struct answerer){ &x, r.challenge_id, x.box.code, "bob@example.com", { 0 } };
+		pthread_create(&th[i], NULL, answer_thread, &an[i]);
+	}
+	for (int i = 0; i < 2; i++) {
+		pthread_join(th[i], NULL);
+		accepts += an[i].r.verdict == WGOTP_ACCEPT;
+	}
+	x.store->ops = gate.real;
+	is_int(accepts, 1, "two answers with the one mailed code at once: exactly one accept");
+	fx_teardown(&x);
+}
+
+/* --- issue 14.8: a burst of guesses gets MaxFailures judged, no more ------ */
+static void test_guess_burst(void)
+{
+	enum { N = 8 };
+	struct wgotp_store_ops ops;
+	struct answerer an[N];
+	pthread_t th[N];
+	struct fx x;
+	int judged = 0, limited = 0;
+
+	fx_setup(&x, WGOTP_UNKNOWN_EMAIL);
+	x.cfg->ratelimit_max_failures = 3;
+	/* Every thread is inside the failure check at once. */
+	gate.real = x.store->ops;
+	gate.in = 0;
+	gate.want = N;
+	ops = *x.store->ops;
+	ops.counter_get = gated_get;
+	ops.counter_take = gated_take;
+	x.store->ops = &ops;
+	for (int i = 0; i < N; i++) {
+		an[i] = (struct answerer){ &x, NULL, "000000", "alice@example.com", { 0 } };
+		pthread_create(&th[i], NULL, answer_thread, &an[i]);
+	}
+	for (int i = 0; i < N; i++) {
+		pthread_join(th[i], NULL);
+		judged += an[i].r.reason == WGOTP_R_BAD_CODE;
+		limited += an[i].r.reason == WGOTP_R_RATE_LIMITED;
+	}
+	x.store->ops = gate.real;
+	is_int(judged, 3, "%d parallel wrong codes, MaxFailures 3: 3 judged", N);
+	is_int(limited, N - 3, "  the others refused unjudged (rate limited)");
+	fx_teardown(&x);
+}
+
+/* --- no mail transport: a decoy fails as a real email user does ------------ */
+static void test_no_transport(void)
+{
+	struct wgotp_error err = { "" };
+	struct wgotp_result r;
+	struct wgotp_flow *bare;
+	struct fx x;
+	int real, decoy;
+
+	fx_setup(&x, WGOTP_UNKNOWN_EMAIL);
+	if (wgotp_flow_new(x.cfg, x.store, NULL, tu_clock_now, &x.clock, &bare, &err) < 0)
+		abort();
+	{
+		struct wgotp_request rq = { .user = "bob@example.com", .origin = "radius" };
+		struct wgotp_request rd = { .user = "nobody@example.com", .origin = "radius" };
+
+		real = wgotp_begin(bare, &rq, &r);
+		decoy = wgotp_begin(bare, &rd, &r);
+	}
+	ok(real < 0, "no transport: a real email user gets an error (%d)", real);
+	is_int(decoy, real, "  and so does an unknown one, the same");
+	wgotp_flow_free(bare);
+	fx_teardown(&x);
+}
+
 /* --- two logins with the same code at once: one wins ---------------------- */
 struct racer {
 	struct fx *x;
@@ -538,6 +766,11 @@ int main(void)
 	test_limits();
 	test_override();
 	test_race();
+	test_resend_binds();
+	test_origin_binds();
+	test_answer_race();
+	test_guess_burst();
+	test_no_transport();
 	test_server_key();
 	test_audit_file();
 

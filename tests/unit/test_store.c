@@ -570,6 +570,21 @@ static void test_counters(struct wgotp_store *st)
 	is_int(n, 1, "hit after reset: 1");
 	is_int(o->counter_reset(st->state, "never"), 0, "reset of an unknown counter: 0");
 
+	/* take: a slot while fewer than limit are counted, else -EDQUOT. */
+	is_int(o->counter_take(st->state, "take", 300, 60, 2, &n), 0, "take 1 of 2");
+	is_int(n, 1, "  counts 1");
+	is_int(o->counter_take(st->state, "take", 301, 60, 2, &n), 0, "take 2 of 2");
+	is_int(n, 2, "  counts 2");
+	n = -1;
+	is_int(o->counter_take(st->state, "take", 302, 60, 2, &n), -EDQUOT, "take 3 of 2: -EDQUOT");
+	is_int(n, 2, "  nothing added, the count said");
+	o->counter_get(st->state, "take", 302, &n);
+	is_int(n, 2, "  get agrees");
+	o->counter_hit(st->state, "take", 302, 60, &n);
+	is_int(n, 3, "hit has no limit");
+	is_int(o->counter_take(st->state, "take", 360, 60, 2, &n), 0, "a new window: take again");
+	is_int(n, 1, "  from 1");
+	is_int(o->counter_take(st->state, "take", 360, 60, 0, &n), -EINVAL, "limit 0: -EINVAL");
 	is_int(o->counter_hit(st->state, "fail:h", 221, 0, &n), -EINVAL, "window 0: -EINVAL");
 	is_int(o->counter_hit(st->state, "fail:h", INT64_MAX - 10, 60, &n), -ERANGE,
 	       "now + window overflows: -ERANGE");
@@ -745,12 +760,14 @@ cleanup:
 #define N_THREAD 4
 #define N_STEPS 150
 #define N_HITS 40
+#define TAKE_LIMIT 10
 
 struct shared {
 	uint32_t accepted[N_STEPS + 1];
 	uint32_t seen_count[N_PROC * N_THREAD * N_HITS + 2];
 	uint32_t errors;
 	uint32_t older_accepted;
+	uint32_t took;
 };
 
 static struct shared *shm;
@@ -803,6 +820,12 @@ static void *worker_run(void *arg)
 				__atomic_fetch_add(&shm->errors, 1, __ATOMIC_SEQ_CST);
 			else
 				__atomic_fetch_add(&shm->seen_count[n], 1, __ATOMIC_SEQ_CST);
+			/* A failure slot of TAKE_LIMIT, taken by everyone at once. */
+			ret = st->ops->counter_take(st->state, "race-take", 5000, 3600, TAKE_LIMIT, &n);
+			if (ret == 0)
+				__atomic_fetch_add(&shm->took, 1, __ATOMIC_SEQ_CST);
+			else if (ret != -EDQUOT || n != TAKE_LIMIT)
+				__atomic_fetch_add(&shm->errors, 1, __ATOMIC_SEQ_CST);
 		}
 	}
 	wgotp_store_close(own);
@@ -955,6 +978,8 @@ static void test_concurrency(void)
 	for (k = 1; k <= N_PROC * N_THREAD * N_HITS; k++)
 		once += shm->seen_count[k] == 1;
 	is_int(once, N_PROC * N_THREAD * N_HITS, "every count 1..N returned exactly once");
+	is_int(shm->took, TAKE_LIMIT, "counter_take from %d processes x %d threads: exactly %d slots",
+	       N_PROC, N_THREAD, TAKE_LIMIT);
 	is_int(shm->errors, 0, "no errors");
 
 	/* challenge_try, 5 tries allowed, 8 processes at once. */

@@ -199,6 +199,13 @@ static void test_spill(void)
 			bad++;
 	}
 	is_int(bad, 0, "every key, in the table or the database, has its one value");
+	for (i = 0; i < keys; i++) {
+		snprintf(key, sizeof(key), "fail:user%d@example.com", i);
+		if (o->counter_take(st->state, key, 1002, 600, 3, &n) != 0 || n != 3 ||
+		    o->counter_take(st->state, key, 1002, 600, 3, &n) != -EDQUOT || n != 3)
+			bad++;
+	}
+	is_int(bad, 0, "counter_take stops at its limit, in the table and in the database");
 
 	/* The counters' windows end: their slots are free again. Keys now
 	 * created in the table start from what the database holds. */
