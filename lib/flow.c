@@ -784,9 +784,11 @@ int wgotp_answer(struct wgotp_flow *f, const char *challenge_id, const char *cod
 	}
 	if (ret < 0)
 		goto done;
-	/* What the request that received this challenge asked for, and
-	 * nothing the answering request says. */
-	accept_result(f, &s, now, c.duration, c.device, res);
+	/* What the request that received this challenge asked for. Only
+	 * where it asked for nothing (the default length) may the answer
+	 * choose: the State is the answerer's own (never handed to another
+	 * request), and a length stays within Durations/MaxDuration. */
+	accept_result(f, &s, now, c.duration ? c.duration : (req ? req->duration : 0), c.device, res);
 	ret = clear_failures(f, &s);
 done:
 	audit(req, "answer", &s, res, ret);

@@ -465,6 +465,18 @@ static void test_resend_binds(void)
 	is_int(a.verdict, WGOTP_ACCEPT, "  accepts with the right code");
 	is_int(a.duration, 24 * 3600, "  for the duration the first request asked (not the answer's)");
 	is_str(a.device, KEY_B, "  and its device");
+	{
+		struct wgotp_request plain = { .user = "alice@example.com", .origin = "radius" };
+		struct wgotp_result c, d;
+		char tc[8];
+
+		x.clock.now += 30;
+		wgotp_begin(x.flow, &plain, &c);
+		totp_at(x.clock.now, 0, tc);
+		plain.duration = 12 * 3600;
+		wgotp_answer(x.flow, c.challenge_id, tc, &plain, &d);
+		is_int(d.duration, 12 * 3600, "a State that asked for no length: the answer chooses it");
+	}
 	is_int(wgotp_answer(x.flow, thief.challenge_id, code, &req, &a), 0, "the same code again");
 	is_int(a.verdict, WGOTP_REJECT, "  reject: one code, one session");
 	fx_teardown(&x);
