@@ -287,6 +287,17 @@ static bool user_has_key(const struct wgotp_user *u, const char *key)
 	return false;
 }
 
+/* A mail goes only to an identity that is an address: never to a bare
+ * name, nor to a realm the front end's directory stripped. */
+static bool mailable(const struct subject *s)
+{
+	if (wgotp_identity_mailable(s->name))
+		return true;
+	log_warn("email code for %s: the identity is not an email address (without "
+		 "WGOTP-Email, a mail only goes to a name that is one): no mail", s->name);
+	return false;
+}
+
 /*
  * Classify the user named `name` (already checked plausible). The
  * identity (s->name) is the directory's: the canonical form of the
@@ -303,8 +314,8 @@ static void identify(const struct wgotp_flow *f, const struct wgotp_directory *d
 
 	memset(s, 0, sizeof(*s));
 	if (override && wgotp_identity_canon(override->email, s->name, sizeof(s->name)) < 0) {
-		log_warn("user %s: the identity the front end's directory gave is not a canonical "
-			 "name (identity.h): refused", name);
+		log_warn("user %s: the identity from the front end's directory (WGOTP-Email, or the "
+			 "name it matched) is not a canonical name: refused", name);
 		u = NULL;
 	}
 	if (!override || !u)
@@ -319,11 +330,8 @@ static void identify(const struct wgotp_flow *f, const struct wgotp_directory *d
 	else if (u->method == WGOTP_METHOD_TOTP &&
 		 (u->totp_state != WGOTP_TOTP_ACTIVE || !u->totp_secret))
 		s->why_not = WGOTP_R_NOT_ENROLLED;
-	else if (u->method == WGOTP_METHOD_EMAIL && !wgotp_identity_mailable(s->name)) {
-		log_warn("email code for %s: the identity is not an email address (without "
-			 "WGOTP-Email, a mail only goes to a name that is one): no mail", s->name);
+	else if (u->method == WGOTP_METHOD_EMAIL && !mailable(s))
 		s->why_not = WGOTP_R_NOT_ENROLLED;
-	}
 	else if (device && *device && !user_has_key(u, device))
 		s->why_not = WGOTP_R_UNKNOWN_DEVICE;
 	else

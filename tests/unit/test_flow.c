@@ -410,26 +410,6 @@ static void test_limits(void)
 	fx_teardown(&x);
 }
 
-/* --- the front end supplies the user (RADIUS control attributes) ---------- */
-static void test_override(void)
-{
-	struct fx x;
-	struct wgotp_result r;
-	struct wgotp_user u = { .email = "zoe@corp.example", .method = WGOTP_METHOD_TOTP,
-				.totp_secret = ALICE_SECRET, .totp_state = WGOTP_TOTP_ACTIVE,
-				.enabled = true, .require_otp = true };
-	struct wgotp_request req = { .user = "zoe", .origin = "radius", .user_override = &u };
-	char code[8];
-
-	fx_setup(&x, WGOTP_UNKNOWN_EMAIL);
-	totp_at(T0, 0, code);
-	req.code = code;
-	wgotp_begin(x.flow, &req, &r);
-	is_int(r.verdict, WGOTP_ACCEPT, "a user from control attributes: accept");
-	is_str(r.user, "zoe@corp.example", "  under its email");
-	fx_teardown(&x);
-}
-
 /*
  * One identity per user through the override. Without WGOTP-Email the
  * front end passes the name its directory matched as the override's
@@ -514,6 +494,26 @@ static void test_override_identity(void)
 	begin_as(&x, "dan@corp.example ", "dan@corp.example ", WGOTP_METHOD_EMAIL, NULL, &r);
 	ok(r.verdict == WGOTP_REJECT && x.box.sent == sent + 1,
 	   "  \"dan@corp.example \": refused, no second mail");
+	fx_teardown(&x);
+}
+
+/* --- the front end supplies the user (RADIUS control attributes) ---------- */
+static void test_override(void)
+{
+	struct fx x;
+	struct wgotp_result r;
+	struct wgotp_user u = { .email = "zoe@corp.example", .method = WGOTP_METHOD_TOTP,
+				.totp_secret = ALICE_SECRET, .totp_state = WGOTP_TOTP_ACTIVE,
+				.enabled = true, .require_otp = true };
+	struct wgotp_request req = { .user = "zoe", .origin = "radius", .user_override = &u };
+	char code[8];
+
+	fx_setup(&x, WGOTP_UNKNOWN_EMAIL);
+	totp_at(T0, 0, code);
+	req.code = code;
+	wgotp_begin(x.flow, &req, &r);
+	is_int(r.verdict, WGOTP_ACCEPT, "a user from control attributes: accept");
+	is_str(r.user, "zoe@corp.example", "  under its email");
 	fx_teardown(&x);
 }
 
@@ -623,8 +623,8 @@ int main(void)
 	test_email();
 	test_unknown();
 	test_limits();
-	test_override();
 	test_override_identity();
+	test_override();
 	test_race();
 	test_server_key();
 	test_audit_file();
