@@ -22,6 +22,7 @@
 #include "audit.h"
 #include "encoding.h"
 #include "flow.h"
+#include "identity.h"
 #include "log.h"
 #include "otp.h"
 #include "secret.h"
@@ -46,7 +47,7 @@ struct wgotp_flow {
 
 /* Who the request is about, after looking in the directory. */
 struct subject {
-	char name[WGOTP_EMAIL_MAX + 1];		/* lower case: counters, store */
+	char name[WGOTP_EMAIL_MAX + 1];		/* canonical identity: counters, store */
 	char mask[WGOTP_EMAIL_MAX + 8];		/* for the prompt */
 	const struct wgotp_user *user;		/* NULL: not in the directory */
 	enum wgotp_method method;		/* as seen from outside */
@@ -253,19 +254,14 @@ static void audit(const struct wgotp_request *req, const char *event, const stru
 	wgotp_audit(&a);
 }
 
-/* A user name as typed: printable ASCII or UTF-8, no control characters,
- * at most 254 bytes. Anything else cannot be in the directory. */
+/* A user name as it came: a canonical name in any case (identity.h), or
+ * it names no one. "alice " is refused, not trimmed: a directory that
+ * ignores the space would make it a second spelling of alice. */
 static bool name_plausible(const char *u)
 {
-	size_t n = 0;
+	char canon[WGOTP_EMAIL_MAX + 1];
 
-	if (!u || !*u)
-		return false;
-	for (; *u; u++, n++) {
-		if ((unsigned char)*u < 0x20 || *u == 0x7f || n >= WGOTP_EMAIL_MAX)
-			return false;
-	}
-	return true;
+	return wgotp_identity_canon(u, canon, sizeof(canon)) == 0;
 }
 
 static void lower_copy(char *dst, size_t len, const char *src)
@@ -291,7 +287,25 @@ static bool user_has_key(const struct wgotp_user *u, const char *key)
 	return false;
 }
 
-/* Classify the user named `name` (already checked plausible). */
+/* A mail goes only to an identity that is an address: never to a bare
+ * name, nor to a realm the front end's directory stripped. */
+static bool mailable(const struct subject *s)
+{
+	if (wgotp_identity_mailable(s->name))
+		return true;
+	log_warn("email code for %s: the identity is not an email address (without "
+		 "WGOTP-Email, a mail only goes to a name that is one): no mail", s->name);
+	return false;
+}
+
+/*
+ * Classify the user named `name` (already checked plausible). The
+ * identity (s->name) is the directory's: the canonical form of the
+ * entry's email, or of the override's (WGOTP-Email, else the name the
+ * front end's directory matched), never the spelling from the wire. An
+ * override whose identity is not canonical names no one; an email user
+ * whose identity is not an address gets no mail (a decoy).
+ */
 static void identify(const struct wgotp_flow *f, const struct wgotp_directory *dir,
 		     const struct wgotp_user *override, const char *name, const char *device,
 		     struct subject *s)
@@ -299,7 +313,13 @@ static void identify(const struct wgotp_flow *f, const struct wgotp_directory *d
 	const struct wgotp_user *u = override ? override : wgotp_dir_find(dir, name);
 
 	memset(s, 0, sizeof(*s));
-	lower_copy(s->name, sizeof(s->name), u ? u->email : name);
+	if (override && wgotp_identity_canon(override->email, s->name, sizeof(s->name)) < 0) {
+		log_warn("user %s: the identity from the front end's directory (WGOTP-Email, or the "
+			 "name it matched) is not a canonical name: refused", name);
+		u = NULL;
+	}
+	if (!override || !u)
+		lower_copy(s->name, sizeof(s->name), u ? u->email : name);
 	wgotp_email_mask(s->name, s->mask, sizeof(s->mask));
 	s->user = u;
 	s->method = u ? u->method : decoy_method(f);
@@ -309,6 +329,8 @@ static void identify(const struct wgotp_flow *f, const struct wgotp_directory *d
 		s->why_not = WGOTP_R_DISABLED;
 	else if (u->method == WGOTP_METHOD_TOTP &&
 		 (u->totp_state != WGOTP_TOTP_ACTIVE || !u->totp_secret))
+		s->why_not = WGOTP_R_NOT_ENROLLED;
+	else if (u->method == WGOTP_METHOD_EMAIL && !mailable(s))
 		s->why_not = WGOTP_R_NOT_ENROLLED;
 	else if (device && *device && !user_has_key(u, device))
 		s->why_not = WGOTP_R_UNKNOWN_DEVICE;
@@ -717,7 +739,7 @@ int wgotp_answer(struct wgotp_flow *f, const char *challenge_id, const char *cod
 	snprintf(s.name, sizeof(s.name), "%s",
 		 req && name_plausible(req->user) ? req->user : "(invalid)");
 	s.method = decoy_method(f);
-	if (!challenge_id_valid(challenge_id)) {
+	if (!challenge_id_valid(challenge_id) || (req && req->user && !name_plausible(req->user))) {
 		reject_result(res, WGOTP_R_UNKNOWN_CHALLENGE);
 		ret = 0;
 		goto done;

@@ -3,8 +3,9 @@
  * authorize: check the wire attributes and claim the request
  * (Auth-Type := <instance name>) for the users we handle.
  *
- * A malformed request (see attrs.c) is rejected here with the reason in
- * the log. Unknown users are claimed as well, so they get the same
+ * A request without Message-Authenticator gets no reply at all (see
+ * no_reply below); a malformed one (see attrs.c) is rejected, with the
+ * reason in the log. Unknown users are claimed as well, so they get the same
  * treatment as known ones (lib/ answers with a challenge that cannot
  * succeed), unless unknown_user = noop: then they are left to others.
  */
@@ -23,6 +24,26 @@ static bool user_known(rlm_wgotp_t const *inst, REQUEST *request, char const *us
 	if (dir)
 		wgotp_flow_dir_put(inst->flow, dir);
 	return known;
+}
+
+/*
+ * BlastRADIUS (CVE-2024-3596): whoever sits between the NAS and us can
+ * turn any reply to a request without Message-Authenticator (a Reject as
+ * well as a Challenge) into an Access-Accept. So such a request gets no
+ * reply at all: control:Response-Packet-Type = Do-Not-Respond, which the
+ * server honours after post-auth (src/main/process.c, request_finish);
+ * the reject still runs Post-Auth-Type REJECT and the auth log has it.
+ */
+static rlm_rcode_t no_reply(REQUEST *request)
+{
+	VALUE_PAIR *vp;
+
+	fr_pair_delete_by_num(&request->config, PW_RESPONSE_PACKET_TYPE, 0, TAG_ANY);
+	vp = radius_pair_create(request, &request->config, PW_RESPONSE_PACKET_TYPE, 0);
+	if (!vp)
+		return RLM_MODULE_FAIL;
+	vp->vp_integer = RLM_WGOTP_DO_NOT_RESPOND;
+	return RLM_MODULE_REJECT;
 }
 
 rlm_rcode_t rlm_wgotp_authorize(void *instance, REQUEST *request)
@@ -45,11 +66,14 @@ rlm_rcode_t rlm_wgotp_authorize(void *instance, REQUEST *request)
 		RDEBUG2("No User-Name: not a wgotp request");
 		goto cleanup;
 	case RLM_WGOTP_ATTRS_NO_MSG_AUTH:
-		REDEBUG("%s (BlastRADIUS, CVE-2024-3596): rejected; "
+		REDEBUG("%s (BlastRADIUS, CVE-2024-3596): dropped, no reply; "
 			"require_message_authenticator = no allows it", why);
-		rcode = RLM_MODULE_REJECT;
+		rcode = no_reply(request);
 		goto cleanup;
 	case RLM_WGOTP_ATTRS_INVALID:
+		/* A Reject is safe here: the server checked the request's
+		 * Message-Authenticator (or the admin turned the check
+		 * off), so no one without the secret shaped it. */
 		REDEBUG("Malformed request: %s", why);
 		rcode = RLM_MODULE_REJECT;
 		goto cleanup;

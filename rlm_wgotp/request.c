@@ -46,10 +46,19 @@ enum rlm_wgotp_attrs_status rlm_wgotp_request_attrs(rlm_wgotp_t const *inst, REQ
 	return rlm_wgotp_attrs_parse(&w, out, why);
 }
 
+/*
+ * The user as an earlier module (ldap, sql, files) found it. Its identity
+ * (u->email, canonicalised by lib/) is WGOTP-Email, the directory's word,
+ * when set; else the name that module looked up: Stripped-User-Name when
+ * a realm module made one (what ldap's and sql's default filters use),
+ * else User-Name. Never User-Name beside a Stripped-User-Name:
+ * "alice@attacker.example" stripped to "alice" must not get alice's code
+ * mailed to attacker.example, nor a replay step and guess budget per realm.
+ */
 bool rlm_wgotp_request_override(rlm_wgotp_t const *inst, REQUEST *request, char const *user,
 				struct wgotp_user *u)
 {
-	VALUE_PAIR *email, *method, *secret, *allowed;
+	VALUE_PAIR *email, *method, *secret, *allowed, *stripped;
 
 	email = fr_pair_find_by_da(request->config, inst->da_email, TAG_ANY);
 	method = fr_pair_find_by_da(request->config, inst->da_method, TAG_ANY);
@@ -59,7 +68,8 @@ bool rlm_wgotp_request_override(rlm_wgotp_t const *inst, REQUEST *request, char 
 		return false;
 
 	memset(u, 0, sizeof(*u));
-	u->email = (char *) (email ? email->vp_strvalue : user);
+	stripped = fr_pair_find_by_num(request->packet->vps, PW_STRIPPED_USER_NAME, 0, TAG_ANY);
+	u->email = (char *) (email ? email->vp_strvalue : stripped ? stripped->vp_strvalue : user);
 	if (method)
 		u->method = method->vp_integer == RLM_WGOTP_METHOD_EMAIL ? WGOTP_METHOD_EMAIL
 									: WGOTP_METHOD_TOTP;

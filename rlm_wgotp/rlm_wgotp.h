@@ -69,6 +69,10 @@ typedef struct rlm_wgotp_accept {
 #define RLM_WGOTP_METHOD_TOTP 1
 #define RLM_WGOTP_METHOD_EMAIL 2
 
+/* Response-Packet-Type = Do-Not-Respond (FreeRADIUS's
+ * dictionary.freeradius.internal; no PW_ name for it in 3.2) */
+#define RLM_WGOTP_DO_NOT_RESPOND 256
+
 rlm_rcode_t rlm_wgotp_authorize(void *instance, REQUEST *request);
 rlm_rcode_t rlm_wgotp_authenticate(void *instance, REQUEST *request);
 rlm_rcode_t rlm_wgotp_post_auth(void *instance, REQUEST *request);

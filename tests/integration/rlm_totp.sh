@@ -24,7 +24,7 @@ rad_user_totp dave@example.com "$S4"
 rad_user_totp erin@example.com "$S5"
 rad_start || { echo "Bail out! freeradius did not start"; exit 1; }
 
-plan 39
+plan 44
 
 # --- single pass -------------------------------------------------------
 c=$(rad_totp "$S1")
@@ -101,10 +101,24 @@ rad_auth "User-Name = \"nobody@example.com\", User-Password = \"123456\""
 is "$RAD_CODE" Access-Reject "unknown user, single pass: rejected like a wrong code"
 
 # --- BlastRADIUS -------------------------------------------------------
+# The client localhost (127.0.0.1) lacks require_message_authenticator:
+# the module must not answer at all, since any answer (a Reject as much
+# as a Challenge) is what the attack forges into an Accept.
 rad_auth_no_ma "User-Name = \"erin@example.com\", User-Password = \"$(rad_totp "$S5")\""
-is "$RAD_CODE" Access-Reject "no Message-Authenticator: rejected by the module"
+is "$RAD_CODE" none "no Message-Authenticator, client without require_message_authenticator: no reply from the module"
 grep -q 'without Message-Authenticator' "$RAD_LOG"
 ok $? "no Message-Authenticator: the reason is logged"
+rad_auth_no_ma "User-Name = \"erin@example.com\", User-Password = \"\""
+is "$RAD_CODE" none "no Message-Authenticator, empty password: no Challenge either"
+rad_auth_no_ma "User-Name = \"erin@example.com\", User-Password = \"$(rad_totp "$S5")\", WGOTP-Public-Key = \"not-a-key\""
+is "$RAD_CODE" none "no Message-Authenticator and malformed: still no reply"
+rad_auth "User-Name = \"erin@example.com\", User-Password = \"\""
+is "$RAD_CODE" Access-Challenge "the same request with Message-Authenticator is answered"
+# The same from a bare UDP socket: not one datagram back in 3 s, where
+# the request with Message-Authenticator gets a reply that checks.
+raw() { python3 "$top_srcdir/tests/helpers/rad_raw.py" 127.0.0.1 "$RAD_PORT" "$RAD_SECRET" "$@"; }
+is "$(raw erin@example.com 000000)" none "raw UDP, no Message-Authenticator: no datagram at all within 3 s"
+is "$(raw erin@example.com 000000 --ma)" "3 auth-ok" "raw UDP, with Message-Authenticator: an Access-Reject that checks"
 rad_auth_no_ma "User-Name = \"erin@example.com\", User-Password = \"$(rad_totp "$S5")\"" "[::1]:$RAD_PORT"
 is "$RAD_CODE" none "no Message-Authenticator from a client with require_message_authenticator: dropped"
 

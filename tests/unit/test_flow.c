@@ -412,6 +412,93 @@ static void test_limits(void)
 	fx_teardown(&x);
 }
 
+/*
+ * One identity per user through the override. Without WGOTP-Email the
+ * front end passes the name its directory matched as the override's
+ * email; a directory that ignores trailing spaces (MySQL PAD SPACE, LDAP)
+ * matches "alice", "alice " and "alice  " alike. One code, one budget.
+ */
+static int begin_as(struct fx *x, const char *user, const char *identity, enum wgotp_method m,
+		    const char *code, struct wgotp_result *r)
+{
+	struct wgotp_user u = { .email = (char *)identity, .method = m, .enabled = true,
+				.require_otp = true };
+	struct wgotp_request req = { .user = user, .code = code, .origin = "radius",
+				     .client = "192.0.2.1", .user_override = &u };
+
+	if (m == WGOTP_METHOD_TOTP) {
+		u.totp_secret = ALICE_SECRET;
+		u.totp_state = WGOTP_TOTP_ACTIVE;
+	}
+	return wgotp_begin(x->flow, &req, r);
+}
+
+static void test_override_identity(void)
+{
+	static const char *const spellings[] = { "alice ", "alice  ", " alice", "al ice", "alice\t" };
+	struct fx x;
+	struct wgotp_result r;
+	char code[8];
+	int accepted = 0, sent;
+	size_t mark;
+
+	fx_setup(&x, WGOTP_UNKNOWN_EMAIL);
+	totp_at(T0, 0, code);
+	begin_as(&x, "alice", "alice", WGOTP_METHOD_TOTP, code, &r);
+	is_int(r.verdict, WGOTP_ACCEPT, "override, no WGOTP-Email: alice's code is accepted");
+	is_str(r.user, "alice", "  as the identity alice");
+	for (size_t i = 0; i < sizeof(spellings) / sizeof(spellings[0]); i++) {
+		begin_as(&x, spellings[i], spellings[i], WGOTP_METHOD_TOTP, code, &r);
+		if (r.verdict == WGOTP_ACCEPT) {
+			diag("the used code was accepted again for \"%s\"", spellings[i]);
+			accepted++;
+		}
+	}
+	is_int(accepted, 0, "the same code is not accepted again under another spelling of alice");
+	begin_as(&x, "ALICE", "ALICE", WGOTP_METHOD_TOTP, code, &r);
+	is_int(r.reason, WGOTP_R_REPLAY, "ALICE is alice: the used code is a replay");
+	mark = loglen;
+	begin_as(&x, "alice", "alice ", WGOTP_METHOD_TOTP, code, &r);
+	ok(r.verdict != WGOTP_ACCEPT && x.box.sent == 0,
+	   "a directory identity that is not canonical (\"alice \"): names no one (a decoy)");
+	ok(strstr(logbuf + mark, "is not a canonical name") != NULL, "  and the log says why");
+	begin_as(&x, "alice", "alice@corp.example", WGOTP_METHOD_TOTP, code, &r);
+	ok(r.verdict == WGOTP_ACCEPT && !strcmp(r.user, "alice@corp.example"),
+	   "with WGOTP-Email the identity is the directory's address");
+	begin_as(&x, "ALICE", "Alice@Corp.Example", WGOTP_METHOD_TOTP, code, &r);
+	is_int(r.reason, WGOTP_R_REPLAY, "  whatever the case of the name or of WGOTP-Email");
+
+	/* One guess budget: ten failures as "bob" leave none for "bob ". */
+	x.clock.now += 60;
+	for (int i = 0; i < 10; i++)
+		begin_as(&x, "bob", "bob", WGOTP_METHOD_TOTP, "000000", &r);
+	totp_at(x.clock.now, 0, code);
+	begin_as(&x, "bob ", "bob ", WGOTP_METHOD_TOTP, code, &r);
+	ok(r.verdict != WGOTP_ACCEPT, "ten failures as bob: no fresh budget for \"bob \"");
+	begin_as(&x, "BOB", "BOB", WGOTP_METHOD_TOTP, code, &r);
+	is_int(r.reason, WGOTP_R_RATE_LIMITED, "  nor for BOB: rate limited");
+
+	/* Mail: only to an identity that is an address. carol@attacker.example
+	 * stripped to carol by a realm module: carol is what the directory
+	 * matched, and carol is no address. */
+	sent = x.box.sent;
+	x.box.to[0] = '\0';
+	mark = loglen;
+	begin_as(&x, "carol@attacker.example", "carol", WGOTP_METHOD_EMAIL, NULL, &r);
+	is_int(r.verdict, WGOTP_CHALLENGE, "email override, identity not an address: a challenge");
+	ok(x.box.sent == sent, "  but no mail (it would have gone to \"%s\")", x.box.to);
+	ok(strstr(logbuf + mark, "carol: the identity is not an email address") != NULL,
+	   "  and the log says why");
+	ok(strstr(logbuf + mark, "user=\"carol\"") && !strstr(logbuf + mark, "attacker"),
+	   "  the audit line names the identity carol, not the spelling from the wire");
+	begin_as(&x, "Dan@Corp.Example", "Dan@Corp.Example", WGOTP_METHOD_EMAIL, NULL, &r);
+	ok(r.verdict == WGOTP_CHALLENGE && x.box.sent == sent + 1, "an identity that is an address gets the mail");
+	begin_as(&x, "dan@corp.example ", "dan@corp.example ", WGOTP_METHOD_EMAIL, NULL, &r);
+	ok(r.verdict == WGOTP_REJECT && x.box.sent == sent + 1,
+	   "  \"dan@corp.example \": refused, no second mail");
+	fx_teardown(&x);
+}
+
 /* --- the front end supplies the user (RADIUS control attributes) ---------- */
 static void test_override(void)
 {
@@ -776,6 +863,7 @@ int main(void)
 	test_email();
 	test_unknown();
 	test_limits();
+	test_override_identity();
 	test_override();
 	test_race();
 	test_resend_binds();
