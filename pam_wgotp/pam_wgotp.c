@@ -453,6 +453,13 @@ int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
  * The module data and the variable are removed whatever follows: the id
  * never reaches the user's environment, and it is redeemed at most once.
  */
+static void copy_id(char id[PAM_WGOTP_GRANT_ID_LEN + 1], const char *src)
+{
+	/* too long is malformed, not cut down to something that may parse */
+	snprintf(id, PAM_WGOTP_GRANT_ID_LEN + 1, "%s",
+		 strlen(src) > PAM_WGOTP_GRANT_ID_LEN ? "-" : src);
+}
+
 static void grant_id(struct call *c, char id[PAM_WGOTP_GRANT_ID_LEN + 1])
 {
 	const void *data = NULL;
@@ -460,11 +467,11 @@ static void grant_id(struct call *c, char id[PAM_WGOTP_GRANT_ID_LEN + 1])
 
 	id[0] = '\0';
 	if (pam_get_data(c->pamh, PAM_WGOTP_GRANT_DATA, &data) == PAM_SUCCESS && data)
-		snprintf(id, PAM_WGOTP_GRANT_ID_LEN + 1, "%s", (const char *)data);
+		copy_id(id, data);
 	env = pam_getenv(c->pamh, PAM_WGOTP_GRANT_ENV);
 	if (env) {
 		if (!id[0])
-			snprintf(id, PAM_WGOTP_GRANT_ID_LEN + 1, "%s", env);
+			copy_id(id, *env ? env : "-");
 		pam_putenv(c->pamh, PAM_WGOTP_GRANT_ENV);	/* the bare name removes it */
 	}
 	if (data)

@@ -877,17 +877,41 @@ static void test_activator(void)
 	o.putenv = "WGOTP_GRANT=../../etc";
 	run_ops(&o, &s);
 	is_pam(o.got[0], PAM_SESSION_ERR, "a malformed grant id: PAM_SESSION_ERR");
+	o.putenv = "WGOTP_GRANT=";
+	run_ops(&o, &s);
+	is_pam(o.got[0], PAM_SESSION_ERR, "an empty grant id: PAM_SESSION_ERR");
 	fake_act_stop(&a);
 	is_int(a.n, 0, "... none of them activates anything");
 
-	set_now(T0 + 55 * STEP);
+	/* a live grant's id with something after it is not that id */
+	set_now(T0 + 56 * STEP);
+	s = (struct script) { .answers = { totp_at(ALICE_SECRET, now) } };
+	o = (struct ops) { .service = "act", .user = "alice@example.com", .n = 2,
+			   .op = { PAMTEST_AUTHENTICATE, PAMTEST_GETENVLIST },
+			   .want = { PAM_SUCCESS, PAM_SUCCESS } };
+	run_ops(&o, &s);
+	snprintf(env, sizeof(env), "WGOTP_GRANT=%sff", o.grant[1]);
+	fake_act_start(&a, 2, false);
+	s = (struct script) { 0 };
+	o = (struct ops) { .service = "act", .user = "alice@example.com", .putenv = env, .n = 1,
+			   .op = { PAMTEST_OPEN_SESSION }, .want = { PAM_SESSION_ERR } };
+	run_ops(&o, &s);
+	is_pam(o.got[0], PAM_SESSION_ERR, "a grant id with two more characters: PAM_SESSION_ERR ...");
+	env[strlen(env) - 2] = '\0';
+	o.want[0] = PAM_SUCCESS;
+	run_ops(&o, &s);
+	fake_act_stop(&a);
+	is_pam(o.got[0], PAM_SUCCESS, "... while the id itself still activates");
+	is_int(a.n, 1, "... once");
+
+	set_now(T0 + 57 * STEP);
 	s = (struct script) { .answers = { totp_at(ALICE_SECRET, now) } };
 	o = (struct ops) { .service = "act", .user = "alice@example.com", .n = 2,
 			   .op = { PAMTEST_AUTHENTICATE, PAMTEST_GETENVLIST },
 			   .want = { PAM_SUCCESS, PAM_SUCCESS } };
 	run_ops(&o, &s);
 	snprintf(env, sizeof(env), "WGOTP_GRANT=%s", o.grant[1]);
-	set_now(T0 + 55 * STEP + 120);
+	set_now(T0 + 57 * STEP + 120);
 	fake_act_start(&a, 1, false);
 	s = (struct script) { 0 };
 	o = (struct ops) { .service = "act", .user = "alice@example.com", .putenv = env, .n = 1,
