@@ -448,18 +448,18 @@ int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	return ret;
 }
 
+/* Too long is malformed ("-"), not cut down to something that may parse. */
+static void copy_id(char id[PAM_WGOTP_GRANT_ID_LEN + 1], const char *src)
+{
+	snprintf(id, PAM_WGOTP_GRANT_ID_LEN + 1, "%s",
+		 strlen(src) > PAM_WGOTP_GRANT_ID_LEN ? "-" : src);
+}
+
 /*
  * The grant id the auth phase handed over, copied to id ("" if none).
  * The module data and the variable are removed whatever follows: the id
  * never reaches the user's environment, and it is redeemed at most once.
  */
-static void copy_id(char id[PAM_WGOTP_GRANT_ID_LEN + 1], const char *src)
-{
-	/* too long is malformed, not cut down to something that may parse */
-	snprintf(id, PAM_WGOTP_GRANT_ID_LEN + 1, "%s",
-		 strlen(src) > PAM_WGOTP_GRANT_ID_LEN ? "-" : src);
-}
-
 static void grant_id(struct call *c, char id[PAM_WGOTP_GRANT_ID_LEN + 1])
 {
 	const void *data = NULL;
