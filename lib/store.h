@@ -106,6 +106,11 @@ struct wgotp_store_ops {
 	int (*kv_put)(void *st, const char *key, const char *val, int64_t expires);
 	int (*kv_get)(void *st, const char *key, int64_t now, char **val);
 	int (*kv_del)(void *st, const char *key);
+	/* Get and delete in one atomic step: of two callers that take the same
+	 * key, one gets the value and the other -ENOENT. -ENOENT also if absent
+	 * or expired (an expired entry is deleted all the same). *val as for
+	 * kv_get. Single-use tokens (the PAM grant, pam_wgotp/grant.c). */
+	int (*kv_take)(void *st, const char *key, int64_t now, char **val);
 };
 
 struct wgotp_store {

@@ -83,6 +83,7 @@ enum rd_script {
 	RS_CNT_HIT,
 	RS_KV_PUT,
 	RS_KV_DEL,
+	RS_KV_TAKE,
 	RS_N,
 };
 
@@ -206,6 +207,15 @@ static const char *const rd_lua[RS_N] = {
 	[RS_KV_DEL] = (
 	"redis.call('ZREM', KEYS[2], ARGV[1])\n"
 	"return redis.call('DEL', KEYS[1])\n"),
+
+	/* KEYS: kv, kx. ARGV: key. nil, or {value, expires}: either way the
+	 * entry is gone (the caller compares expires with its now) */
+	[RS_KV_TAKE] = (
+	"local h = redis.call('HMGET', KEYS[1], 'v', 'e')\n"
+	"redis.call('ZREM', KEYS[2], ARGV[1])\n"
+	"redis.call('DEL', KEYS[1])\n"
+	"if not h[1] or not h[2] then return false end\n"
+	"return {h[1], h[2]}\n"),
 };
 
 /* ---- the handle -------------------------------------------------------- */
@@ -1478,6 +1488,64 @@ static int rd_kv_del(void *st_, const char *key)
 	return rd_del_indexed(st_, RS_KV_DEL, "k:", "kx", key, __func__);
 }
 
+/* Get and delete in one script: one of two takers gets the value. */
+static int rd_kv_take(void *st_, const char *key, int64_t now, char **val)
+{
+	struct rd_store *s = st_;
+	char *kk = NULL, *kx = NULL;
+	const char *keys[2], *args[1];
+	redisReply *r = NULL;
+	int64_t e;
+	int ret;
+
+	if (!key_ok(key, RD_KEY_MAX) || !val)
+		return -EINVAL;
+	*val = NULL;
+	kk = rd_key(s, "k:", key, NULL);
+	kx = rd_key(s, "kx", NULL, NULL);
+	if (!kk || !kx) {
+		ret = -ENOMEM;
+		goto cleanup;
+	}
+	keys[0] = kk;
+	keys[1] = kx;
+	args[0] = key;
+	ret = rd_script(s, RS_KV_TAKE, 2, keys, 1, args, NULL, &r);
+	if (ret < 0)
+		goto cleanup;
+	if (r->type == REDIS_REPLY_NIL) {
+		ret = -ENOENT;
+		goto cleanup;
+	}
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	    r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING ||
+	    parse_i64(r->element[1]->str, r->element[1]->len, &e) < 0) {
+		ret = rd_bad_reply(s, r, __func__);
+		goto cleanup;
+	}
+	if (e <= now) {
+		ret = -ENOENT;
+		goto cleanup;
+	}
+	*val = malloc(r->element[0]->len + 1);
+	if (!*val) {
+		ret = -ENOMEM;
+		goto cleanup;
+	}
+	memcpy(*val, r->element[0]->str, r->element[0]->len);
+	(*val)[r->element[0]->len] = '\0';
+cleanup:
+	if (r) {
+		if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+		    r->element[0]->type == REDIS_REPLY_STRING)
+			wgotp_wipe(r->element[0]->str, r->element[0]->len);
+		freeReplyObject(r);
+	}
+	free(kk);
+	free(kx);
+	return ret;
+}
+
 const struct wgotp_store_ops wgotp_store_redis_ops = {
 	.name = "redis",
 	.open = rd_open,
@@ -1500,4 +1568,5 @@ const struct wgotp_store_ops wgotp_store_redis_ops = {
 	.kv_put = rd_kv_put,
 	.kv_get = rd_kv_get,
 	.kv_del = rd_kv_del,
+	.kv_take = rd_kv_take,
 };

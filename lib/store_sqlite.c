@@ -107,6 +107,7 @@ enum sq_stmt_id {
 	SQ_KV_PUT,
 	SQ_KV_GET,
 	SQ_KV_DEL,
+	SQ_KV_TAKE,
 	SQ_N_STMT,
 };
 
@@ -149,6 +150,7 @@ static const char *const sq_sql[SQ_N_STMT] = {
 		" ON CONFLICT (key) DO UPDATE SET val = excluded.val, expires = excluded.expires"),
 	[SQ_KV_GET] = "SELECT val FROM kv WHERE key = ?1 AND expires > ?2",
 	[SQ_KV_DEL] = "DELETE FROM kv WHERE key = ?1",
+	[SQ_KV_TAKE] = "DELETE FROM kv WHERE key = ?1 RETURNING val, expires",
 };
 
 struct sq_store {
@@ -1326,6 +1328,57 @@ static int sq_kv_del(void *st_, const char *key)
 	return sq_delete(st_, SQ_KV_DEL, key, NULL);
 }
 
+/*
+ * Read and delete in one statement: two takers of one key cannot both see
+ * it. The deletion is stored when the statement has stepped to its end,
+ * so the value is handed out only then; an expired entry is deleted too.
+ */
+static int sq_kv_take(void *st_, const char *key, int64_t now, char **val)
+{
+	struct sq_store *s = st_;
+	const unsigned char *t;
+	char *v = NULL;
+	sqlite3_stmt *st;
+	int64_t expires = 0;
+	int rc, n, ret;
+
+	if (!key_ok(key, SQ_KEY_MAX) || !val)
+		return -EINVAL;
+	*val = NULL;
+
+	sq_lock(s);
+	st = sq_stmt(s, SQ_KV_TAKE);
+	bind_text(st, 1, key);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		t = sqlite3_column_text(st, 0);
+		n = sqlite3_column_bytes(st, 0);
+		expires = sqlite3_column_int64(st, 1);
+		v = t && n >= 0 ? malloc((size_t)n + 1) : NULL;
+		if (v) {
+			memcpy(v, t, (size_t)n);
+			v[n] = '\0';
+		}
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_DONE)
+			ret = !v ? -ENOMEM : expires > now ? 0 : -ENOENT;
+		else
+			ret = sq_fail(s, rc == SQLITE_ROW ? SQLITE_INTERNAL : rc);
+	} else if (rc == SQLITE_DONE) {
+		ret = -ENOENT;
+	} else {
+		ret = sq_fail(s, rc);
+	}
+	sq_done(st);
+	sq_unlock(s);
+	if (ret == 0) {
+		*val = v;
+		v = NULL;
+	}
+	wgotp_free_str(v);
+	return ret;
+}
+
 const struct wgotp_store_ops wgotp_store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -1348,4 +1401,5 @@ const struct wgotp_store_ops wgotp_store_sqlite_ops = {
 	.kv_put = sq_kv_put,
 	.kv_get = sq_kv_get,
 	.kv_del = sq_kv_del,
+	.kv_take = sq_kv_take,
 };

@@ -2,27 +2,36 @@
 /*
  * pam_wgotp: the one-time code of wgotp as a PAM module.
  *
- *   auth     required  pam_wgotp.so config=/etc/wgotp/wgotp.conf domain=example.com
- *   session  optional  pam_wgotp.so config=/etc/wgotp/wgotp.conf domain=example.com deactivate_on_close
+ *   auth     required  pam_wgotp.so config=/etc/wgotp/wgotp.conf domain=example.com activate
+ *   session  required  pam_wgotp.so config=/etc/wgotp/wgotp.conf domain=example.com deactivate_on_close
+ *
+ * With `activate`, a right code does not activate anything yet: PAM runs
+ * the modules of a stack after an earlier one failed, so the auth phase
+ * cannot know whether the password before it was right. It records a
+ * grant (grant.h), and the session phase, which the application reaches
+ * only when the whole transaction succeeded, activates the devices.
  *
  * Glue only: the decision is lib/'s login flow, shared with rlm_wgotp
  * (the same store, so a code used over one is a replay over the other).
  * Configuration and store are opened per call: sshd forks per
  * connection, and the flow keeps nothing a later call would need.
  *
- * Return codes, chosen on purpose:
- *   PAM_SUCCESS           the code was right (and the devices activated)
+ * Return codes of the auth phase, chosen on purpose:
+ *   PAM_SUCCESS           the code was right (activate: the grant recorded)
  *   PAM_AUTH_ERR          wrong, malformed, replayed or expired code;
  *                         disabled user
  *   PAM_USER_UNKNOWN      not in the directory (after the same prompt a
  *                         known user gets, unless UnknownUser = reject)
  *   PAM_IGNORE            nullok, and the user has no usable enrolment
  *   PAM_MAXTRIES          rate limit, tries or mail limit reached
- *   PAM_AUTHINFO_UNAVAIL  store, mail transport or wg-activator unreachable
+ *   PAM_AUTHINFO_UNAVAIL  store or mail transport unreachable
  *   PAM_CONV_ERR          the conversation failed or gave no answer
  *   PAM_SERVICE_ERR       a bad argument, configuration, server key or
  *                         users.json: an administrator must act
  *   PAM_BUF_ERR           out of memory (a module never aborts)
+ * Of the session phase: PAM_SUCCESS (a grant activated, or none to
+ * redeem), PAM_SESSION_ERR (a grant unknown, expired, used or not this
+ * user's; store or wg-activator unreachable), PAM_BUF_ERR.
  */
 #include "config.h"
 
@@ -39,6 +48,7 @@
 #include "args.h"
 #include "conv.h"
 #include "frontend.h"
+#include "grant.h"
 #include "pam_wgotp.h"
 #include "secret.h"
 
@@ -63,8 +73,16 @@ static int64_t test_clock(void *arg)
 	return s && *s ? strtoll(s, NULL, 10) : (int64_t)time(NULL);
 }
 #define CLOCK test_clock
+static int64_t now_s(void)
+{
+	return test_clock(NULL);
+}
 #else
 #define CLOCK NULL
+static int64_t now_s(void)
+{
+	return (int64_t)time(NULL);
+}
 #endif
 
 static int call_begin(struct call *c, pam_handle_t *pamh, int flags, int argc, const char **argv)
@@ -192,9 +210,9 @@ static bool looks_like_code(const char *tok, int digits)
 	return n == (size_t)digits;
 }
 
-static int activate(struct call *c, const struct wgotp_result *res)
+/* The session phase: activate what the grant allows. */
+static int activate(struct call *c, const struct wgotp_config *cfg, const struct pam_wgotp_grant *g)
 {
-	const struct wgotp_config *cfg = c->fe->cfg;
 	struct wgotp_error err = { "" };
 	char msg[128], when[40];
 	int64_t expires = 0;
@@ -202,20 +220,20 @@ static int activate(struct call *c, const struct wgotp_result *res)
 	time_t t;
 	int ret;
 
-	ret = wgotp_activator_activate(cfg, res->user, NULL, NULL, res->duration, "pam",
-				       &expires, &err);
+	ret = wgotp_activator_activate(cfg, g->user, NULL, g->device[0] ? g->device : NULL,
+				       g->duration, "pam", &expires, &err);
 	if (ret == -ENODEV) {
-		pam_syslog(c->pamh, LOG_NOTICE, "%s has no WireGuard device to activate", res->user);
+		pam_syslog(c->pamh, LOG_NOTICE, "%s has no WireGuard device to activate", g->user);
 		return PAM_SUCCESS;
 	}
 	if (ret == -ENOMEM)
 		return PAM_BUF_ERR;
 	if (ret < 0) {
-		pam_syslog(c->pamh, LOG_ERR, "activating %s: %s", res->user,
+		pam_syslog(c->pamh, LOG_ERR, "activating %s: %s", g->user,
 			   err.msg[0] ? err.msg : strerror(-ret));
-		return PAM_AUTHINFO_UNAVAIL;
+		return PAM_SESSION_ERR;
 	}
-	pam_syslog(c->pamh, LOG_INFO, "activated the devices of %s", res->user);
+	pam_syslog(c->pamh, LOG_INFO, "activated the devices of %s", g->user);
 	if (expires > 0) {
 		t = (time_t)expires;
 		if (gmtime_r(&t, &tm) && strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm)) {
@@ -224,6 +242,79 @@ static int activate(struct call *c, const struct wgotp_result *res)
 		}
 	}
 	return PAM_SUCCESS;
+}
+
+static void grant_data_free(pam_handle_t *pamh, void *data, int error_status)
+{
+	(void)pamh;
+	(void)error_status;
+	wgotp_free_str(data);
+}
+
+static const char *pam_service(pam_handle_t *pamh)
+{
+	const void *item = NULL;
+
+	if (pam_get_item(pamh, PAM_SERVICE, &item) != PAM_SUCCESS || !item)
+		return "";
+	return item;
+}
+
+/*
+ * The auth phase with `activate`: record what the accepted code allows
+ * and hand its id to the session phase, through the module data and the
+ * PAM environment (grant.h says why both). Nothing is activated here.
+ */
+static int grant(struct call *c, const struct wgotp_result *res)
+{
+	struct pam_wgotp_grant g = { .duration = res->duration };
+	char id[PAM_WGOTP_GRANT_ID_LEN + 1], env[sizeof(PAM_WGOTP_GRANT_ENV) + sizeof(id)];
+	const void *old = NULL;
+	char *data = NULL;
+	int ret;
+
+	snprintf(g.user, sizeof(g.user), "%s", res->user);
+	snprintf(g.device, sizeof(g.device), "%s", res->device);
+	snprintf(g.service, sizeof(g.service), "%s", pam_service(c->pamh));
+	/* a second authentication on this handle replaces the first grant */
+	if (pam_get_data(c->pamh, PAM_WGOTP_GRANT_DATA, &old) == PAM_SUCCESS && old)
+		pam_wgotp_grant_drop(c->fe->store, old);
+	ret = pam_wgotp_grant_put(c->fe->store, &g, wgotp_flow_now(c->fe->flow), id);
+	if (ret == -ENOMEM)
+		return PAM_BUF_ERR;
+	if (ret < 0) {
+		pam_syslog(c->pamh, LOG_ERR, "recording the VPN grant of %s: %s", g.user,
+			   strerror(-ret));
+		return PAM_AUTHINFO_UNAVAIL;
+	}
+	snprintf(env, sizeof(env), PAM_WGOTP_GRANT_ENV "=%s", id);
+	data = strdup(id);
+	if (!data) {
+		ret = PAM_BUF_ERR;
+		goto cleanup;
+	}
+	ret = pam_set_data(c->pamh, PAM_WGOTP_GRANT_DATA, data, grant_data_free);
+	if (ret != PAM_SUCCESS) {
+		wgotp_free_str(data);
+		goto cleanup;
+	}
+	ret = pam_putenv(c->pamh, env);
+	if (ret != PAM_SUCCESS)
+		goto cleanup;
+	pam_syslog(c->pamh, LOG_INFO,
+		   "code accepted for %s: the devices are activated when the session opens", g.user);
+cleanup:
+	if (ret != PAM_SUCCESS) {
+		pam_syslog(c->pamh, LOG_ERR, "handing the VPN grant of %s to the session: %s", g.user,
+			   pam_strerror(c->pamh, ret));
+		pam_wgotp_grant_drop(c->fe->store, id);
+		pam_set_data(c->pamh, PAM_WGOTP_GRANT_DATA, NULL, NULL);
+		if (ret != PAM_BUF_ERR)
+			ret = PAM_SERVICE_ERR;
+	}
+	wgotp_wipe(id, sizeof(id));
+	wgotp_wipe(env, sizeof(env));
+	return ret;
 }
 
 /* Prompt for the code of a challenge and answer it; res is overwritten. */
@@ -328,11 +419,8 @@ static int authenticate(struct call *c)
 			   wgotp_reason_str(res.reason));
 		return reject_code(res.reason);
 	}
-	if (c->args.activate) {
-		ret = activate(c, &res);
-		if (ret != PAM_SUCCESS)
-			return ret;
-	}
+	if (c->args.activate)
+		return grant(c, &res);
 	return PAM_SUCCESS;
 }
 
@@ -360,6 +448,99 @@ int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	return ret;
 }
 
+/* Too long is malformed ("-"), not cut down to something that may parse. */
+static void copy_id(char id[PAM_WGOTP_GRANT_ID_LEN + 1], const char *src)
+{
+	snprintf(id, PAM_WGOTP_GRANT_ID_LEN + 1, "%s",
+		 strlen(src) > PAM_WGOTP_GRANT_ID_LEN ? "-" : src);
+}
+
+/*
+ * The grant id the auth phase handed over, copied to id ("" if none).
+ * The module data and the variable are removed whatever follows: the id
+ * never reaches the user's environment, and it is redeemed at most once.
+ */
+static void grant_id(struct call *c, char id[PAM_WGOTP_GRANT_ID_LEN + 1])
+{
+	const void *data = NULL;
+	const char *env;
+
+	id[0] = '\0';
+	if (pam_get_data(c->pamh, PAM_WGOTP_GRANT_DATA, &data) == PAM_SUCCESS && data)
+		copy_id(id, data);
+	env = pam_getenv(c->pamh, PAM_WGOTP_GRANT_ENV);
+	if (env) {
+		if (!id[0])
+			copy_id(id, *env ? env : "-");
+		pam_putenv(c->pamh, PAM_WGOTP_GRANT_ENV);	/* the bare name removes it */
+	}
+	if (data)
+		pam_set_data(c->pamh, PAM_WGOTP_GRANT_DATA, NULL, NULL);
+}
+
+static void ascii_lower(char *s)
+{
+	for (; *s; s++) {
+		if (*s >= 'A' && *s <= 'Z')
+			*s = (char)(*s - 'A' + 'a');
+	}
+}
+
+/* Redeem the grant of this transaction's auth phase, if there is one. */
+static int open_session(struct call *c)
+{
+	char id[PAM_WGOTP_GRANT_ID_LEN + 1];
+	struct wgotp_config *cfg = NULL;
+	struct wgotp_store *st = NULL;
+	struct wgotp_error err = { "" };
+	struct pam_wgotp_grant g;
+	int ret;
+
+	grant_id(c, id);
+	if (!id[0])
+		return PAM_SUCCESS;	/* no code was accepted with activate */
+	ret = get_user(c);
+	if (ret != PAM_SUCCESS) {
+		ret = ret == PAM_BUF_ERR ? ret : PAM_SESSION_ERR;
+		goto cleanup;
+	}
+	ret = load_config(c, &cfg);
+	if (ret != PAM_SUCCESS) {
+		ret = ret == PAM_BUF_ERR ? ret : PAM_SESSION_ERR;
+		goto cleanup;
+	}
+	ret = wgotp_store_open(cfg, &st, &err);
+	if (ret < 0) {
+		pam_syslog(c->pamh, LOG_ERR, "%s: %s", c->args.config,
+			   err.msg[0] ? err.msg : strerror(-ret));
+		ret = ret == -ENOMEM ? PAM_BUF_ERR : PAM_SESSION_ERR;
+		goto cleanup;
+	}
+	ret = pam_wgotp_grant_take(st, id, now_s(), &g);
+	if (ret < 0) {
+		pam_syslog(c->pamh, ret == -EIO || ret == -EBUSY ? LOG_ERR : LOG_NOTICE,
+			   "no VPN activation for %s: %s", c->user,
+			   ret == -ENOENT ? "the grant expired, was used, or never existed" :
+			   ret == -EINVAL ? "a malformed grant id" : strerror(-ret));
+		ret = ret == -ENOMEM ? PAM_BUF_ERR : PAM_SESSION_ERR;
+		goto cleanup;
+	}
+	ascii_lower(c->user);
+	if (strcmp(g.user, c->user) || strcmp(g.service, pam_service(c->pamh))) {
+		pam_syslog(c->pamh, LOG_ERR,
+			   "no VPN activation for %s: the grant was given to %s in service %s",
+			   c->user, g.user, g.service);
+		ret = PAM_SESSION_ERR;
+		goto cleanup;
+	}
+	ret = activate(c, cfg, &g);
+cleanup:
+	wgotp_store_close(st);
+	wgotp_config_free(cfg);
+	wgotp_wipe(id, sizeof(id));
+	return ret;
+}
+
 PAM_WGOTP_EXPORT
 int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
@@ -367,6 +548,8 @@ int pam_sm_open_session(pam_handle_t *pamh, int flags, int argc, const char **ar
 	int ret;
 
 	ret = call_begin(&c, pamh, flags, argc, argv);
+	if (ret == PAM_SUCCESS)
+		ret = open_session(&c);
 	call_end(&c);
 	return ret;
 }

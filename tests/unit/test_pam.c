@@ -53,6 +53,8 @@ static int64_t now = T0;
 /* --- codes ---------------------------------------------------------------- */
 static char used_codes[64][16];
 static int n_used;
+static char grant_ids[16][40];		/* every grant id seen: never logged */
+static int n_grants;
 
 static const char *totp_at(const char *b32, int64_t t)
 {
@@ -275,6 +277,9 @@ static void write_services(void)
 	service("nostore", args);
 	snprintf(args, sizeof(args), "config=%s/good.conf activate duration=4h deactivate_on_close", dir);
 	service("act", args);
+	/* an earlier module fails: the login fails, nothing may be activated */
+	service_stack("actdeny", "auth required pam_deny.so\n", args, "");
+	service_stack("actdeny2", "auth requisite pam_permit.so\nauth required pam_deny.so\n", args, "");
 }
 
 static void write_fixture(void)
@@ -366,6 +371,69 @@ static int auth(const char *svc, const char *user, struct script *s)
 	struct run r = { .service = svc, .user = user };
 
 	return run(&r, s);
+}
+
+/* Several operations on one handle, as an application runs them (auth,
+ * then open_session). want[i]: what op i must return; libpamtest stops at
+ * the first that does not, and got[i] is -1 for those not run. After a
+ * PAMTEST_GETENVLIST, grant[i] is the WGOTP_GRANT in the PAM environment
+ * ("" if none, "(not run)"). putenv, if set, goes into the PAM environment first. */
+struct ops {
+	const char *service;
+	const char *user;
+	const char *putenv;
+	int n;
+	enum pamtest_ops op[4];
+	int want[4];
+	int got[4];
+	char grant[4][64];
+};
+
+static void run_ops(struct ops *o, struct script *s)
+{
+	struct pam_testcase tc[4];
+	struct pam_conv c = { conv, s };
+	pam_handle_t *ph = NULL;
+	enum pamtest_err perr;
+	int i, j, ret;
+
+	for (i = 0; i < o->n && i < 4; i++) {
+		tc[i] = (struct pam_testcase) pam_test(o->op[i], o->want[i]);
+		/* libpamtest leaves op_rv of PAMTEST_GETENVLIST as it is */
+		tc[i].op_rv = o->op[i] == PAMTEST_GETENVLIST ? o->want[i] : -1;
+		o->got[i] = -1;
+		snprintf(o->grant[i], sizeof(o->grant[i]), "(not run)");
+	}
+	ret = pam_start(o->service, o->user, &c, &ph);
+	if (ret != PAM_SUCCESS) {
+		diag("pam_start(%s): %s", o->service, pam_strerror(NULL, ret));
+		return;
+	}
+	pam_set_item(ph, PAM_RHOST, "192.0.2.7");
+	if (o->putenv && pam_putenv(ph, o->putenv) != PAM_SUCCESS)
+		diag("pam_putenv(%s) failed", o->putenv);
+	perr = _pamtest_conv(o->service, o->user, conv, s, tc, o->n, ph);
+	if (perr != PAMTEST_ERR_OK && perr != PAMTEST_ERR_CASE)
+		diag("pamtest: %s", pamtest_strerror(perr));
+	for (i = 0; i < o->n && i < 4; i++) {
+		o->got[i] = tc[i].op_rv;
+		if (o->op[i] != PAMTEST_GETENVLIST || !tc[i].case_out.envlist)
+			continue;
+		o->grant[i][0] = '\0';
+		for (j = 0; tc[i].case_out.envlist[j]; j++) {
+			if (strncmp(tc[i].case_out.envlist[j], "WGOTP_GRANT=", 12))
+				continue;
+			snprintf(o->grant[i], sizeof(o->grant[i]), "%s", tc[i].case_out.envlist[j] + 12);
+			if (n_grants < 16)
+				snprintf(grant_ids[n_grants++], sizeof(grant_ids[0]), "%s", o->grant[i]);
+		}
+		pamtest_free_env(tc[i].case_out.envlist);
+	}
+}
+
+static bool is_grant_id(const char *g)
+{
+	return strlen(g) == 32 && strspn(g, "0123456789abcdef") == 32;
 }
 
 #define is_pam(got, want, ...) do { \
@@ -702,18 +770,37 @@ static void test_activator(void)
 	struct fake_act a;
 	struct script s;
 	struct run r = { .user = "alice@example.com" };
+	struct ops o;
+	char id[64], env[96];
 
 
+	/* Authentication alone activates nothing: it records a grant. */
 	set_now(T0 + 50 * STEP);
+	fake_act_start(&a, 1, false);
 	s = (struct script) { .answers = { totp_at(ALICE_SECRET, now) } };
-	is_pam(auth("act", "alice@example.com", &s), PAM_AUTHINFO_UNAVAIL,
-	       "activate, wg-activator not running: PAM_AUTHINFO_UNAVAIL");
+	o = (struct ops) { .service = "act", .user = "alice@example.com", .n = 2,
+			   .op = { PAMTEST_AUTHENTICATE, PAMTEST_GETENVLIST },
+			   .want = { PAM_SUCCESS, PAM_SUCCESS } };
+	run_ops(&o, &s);
+	is_pam(o.got[0], PAM_SUCCESS, "activate: the right code authenticates ...");
+	fake_act_stop(&a);
+	is_int(a.n, 0, "... and wg-activator hears nothing yet");
+	ok(is_grant_id(o.grant[1]), "... the PAM environment carries a grant id for the session phase");
+	snprintf(id, sizeof(id), "%s", o.grant[1]);
+	ok(!strstr(s.info[0], "VPN access granted"), "... and the user is not told of a VPN yet");
 
+	/* auth, then open_session: the devices are activated at the session. */
 	set_now(T0 + 51 * STEP);
 	fake_act_start(&a, 1, false);
 	s = (struct script) { .answers = { totp_at(ALICE_SECRET, now) } };
-	is_pam(auth("act", "alice@example.com", &s), PAM_SUCCESS, "activate: logs in ...");
+	o = (struct ops) { .service = "act", .user = "alice@example.com", .n = 4,
+			   .op = { PAMTEST_AUTHENTICATE, PAMTEST_GETENVLIST, PAMTEST_OPEN_SESSION,
+				   PAMTEST_GETENVLIST },
+			   .want = { PAM_SUCCESS, PAM_SUCCESS, PAM_SUCCESS, PAM_SUCCESS } };
+	run_ops(&o, &s);
 	fake_act_stop(&a);
+	is_pam(o.got[0], PAM_SUCCESS, "activate: auth then open_session: authenticated ...");
+	is_pam(o.got[2], PAM_SUCCESS, "... the session opens ...");
 	ok(a.n == 1 && strstr(a.requests[0], "\"op\":\"activate\"") &&
 	   strstr(a.requests[0], "\"user\":\"alice@example.com\"") &&
 	   strstr(a.requests[0], "\"duration\":14400") && strstr(a.requests[0], "\"origin\":\"pam\""),
@@ -722,13 +809,132 @@ static void test_activator(void)
 		diag("request: %s", a.requests[0]);
 	ok(s.n_info == 1 && !strncmp(s.info[0], "VPN access granted until ", 25),
 	   "... and says until when");
+	ok(is_grant_id(o.grant[1]) && strcmp(o.grant[1], id), "a new grant id for each authentication");
+	is_str(o.grant[3], "", "open_session removes WGOTP_GRANT from the PAM environment (never in the user's)");
 
+	/* The session phase of another handle redeems an id from the PAM
+	 * environment (how sshd hands it over), once. */
+	fake_act_start(&a, 1, false);
+	snprintf(env, sizeof(env), "WGOTP_GRANT=%s", id);
+	s = (struct script) { 0 };
+	o = (struct ops) { .service = "act", .user = "alice@example.com", .putenv = env, .n = 1,
+			   .op = { PAMTEST_OPEN_SESSION }, .want = { PAM_SUCCESS } };
+	run_ops(&o, &s);
+	fake_act_stop(&a);
+	is_pam(o.got[0], PAM_SUCCESS, "a grant in the PAM environment: open_session activates ...");
+	ok(a.n == 1 && strstr(a.requests[0], "\"op\":\"activate\""), "... (wg-activator asked once)");
+	fake_act_start(&a, 1, false);
+	s = (struct script) { 0 };
+	o.want[0] = PAM_SESSION_ERR;
+	run_ops(&o, &s);
+	fake_act_stop(&a);
+	is_pam(o.got[0], PAM_SESSION_ERR, "the same grant again: PAM_SESSION_ERR ...");
+	is_int(a.n, 0, "... and no activation (a grant is single-use)");
+
+	/* An earlier module of the stack fails: the right code activates nothing. */
 	set_now(T0 + 52 * STEP);
+	fake_act_start(&a, 1, false);
+	s = (struct script) { .answers = { totp_at(ALICE_SECRET, now) } };
+	o = (struct ops) { .service = "actdeny", .user = "alice@example.com", .n = 2,
+			   .op = { PAMTEST_AUTHENTICATE, PAMTEST_GETENVLIST },
+			   .want = { PAM_AUTH_ERR, PAM_SUCCESS } };
+	run_ops(&o, &s);
+	fake_act_stop(&a);
+	is_pam(o.got[0], PAM_AUTH_ERR, "pam_deny before pam_wgotp activate: the login fails ...");
+	is_int(s.n_asked, 1, "... although pam_wgotp asked for the code and got the right one ...");
+	is_int(a.n, 0, "... and wg-activator is never asked to activate");
+	if (a.n)
+		diag("request: %s", a.requests[0]);
+	set_now(T0 + 53 * STEP);
+	fake_act_start(&a, 1, false);
+	s = (struct script) { .answers = { totp_at(ALICE_SECRET, now) } };
+	o.service = "actdeny2";
+	run_ops(&o, &s);
+	fake_act_stop(&a);
+	is_pam(o.got[0], PAM_AUTH_ERR, "pam_permit, then pam_deny, then pam_wgotp: the login fails ...");
+	is_int(a.n, 0, "... and nothing is activated");
+
+	/* A grant is this user's, and lives PAM_WGOTP_GRANT_TTL (120 s). */
+	set_now(T0 + 54 * STEP);
+	s = (struct script) { .answers = { totp_at(ALICE_SECRET, now) } };
+	o = (struct ops) { .service = "act", .user = "alice@example.com", .n = 2,
+			   .op = { PAMTEST_AUTHENTICATE, PAMTEST_GETENVLIST },
+			   .want = { PAM_SUCCESS, PAM_SUCCESS } };
+	run_ops(&o, &s);
+	snprintf(env, sizeof(env), "WGOTP_GRANT=%s", o.grant[1]);
+	fake_act_start(&a, 1, false);
+	s = (struct script) { 0 };
+	o = (struct ops) { .service = "act", .user = "erin@example.com", .putenv = env, .n = 1,
+			   .op = { PAMTEST_OPEN_SESSION }, .want = { PAM_SESSION_ERR } };
+	run_ops(&o, &s);
+	is_pam(o.got[0], PAM_SESSION_ERR, "alice's grant in erin's session: PAM_SESSION_ERR ...");
+	o.user = "alice@example.com";
+	run_ops(&o, &s);
+	is_pam(o.got[0], PAM_SESSION_ERR, "... and it is spent, for alice too");
+	o.putenv = "WGOTP_GRANT=0123456789abcdef0123456789abcdef";
+	run_ops(&o, &s);
+	is_pam(o.got[0], PAM_SESSION_ERR, "a made-up grant id: PAM_SESSION_ERR");
+	o.putenv = "WGOTP_GRANT=../../etc";
+	run_ops(&o, &s);
+	is_pam(o.got[0], PAM_SESSION_ERR, "a malformed grant id: PAM_SESSION_ERR");
+	o.putenv = "WGOTP_GRANT=";
+	run_ops(&o, &s);
+	is_pam(o.got[0], PAM_SESSION_ERR, "an empty grant id: PAM_SESSION_ERR");
+	fake_act_stop(&a);
+	is_int(a.n, 0, "... none of them activates anything");
+
+	/* a live grant's id with something after it is not that id */
+	set_now(T0 + 56 * STEP);
+	s = (struct script) { .answers = { totp_at(ALICE_SECRET, now) } };
+	o = (struct ops) { .service = "act", .user = "alice@example.com", .n = 2,
+			   .op = { PAMTEST_AUTHENTICATE, PAMTEST_GETENVLIST },
+			   .want = { PAM_SUCCESS, PAM_SUCCESS } };
+	run_ops(&o, &s);
+	snprintf(env, sizeof(env), "WGOTP_GRANT=%sff", o.grant[1]);
+	fake_act_start(&a, 2, false);
+	s = (struct script) { 0 };
+	o = (struct ops) { .service = "act", .user = "alice@example.com", .putenv = env, .n = 1,
+			   .op = { PAMTEST_OPEN_SESSION }, .want = { PAM_SESSION_ERR } };
+	run_ops(&o, &s);
+	is_pam(o.got[0], PAM_SESSION_ERR, "a grant id with two more characters: PAM_SESSION_ERR ...");
+	env[strlen(env) - 2] = '\0';
+	o.want[0] = PAM_SUCCESS;
+	run_ops(&o, &s);
+	fake_act_stop(&a);
+	is_pam(o.got[0], PAM_SUCCESS, "... while the id itself still activates");
+	is_int(a.n, 1, "... once");
+
+	set_now(T0 + 57 * STEP);
+	s = (struct script) { .answers = { totp_at(ALICE_SECRET, now) } };
+	o = (struct ops) { .service = "act", .user = "alice@example.com", .n = 2,
+			   .op = { PAMTEST_AUTHENTICATE, PAMTEST_GETENVLIST },
+			   .want = { PAM_SUCCESS, PAM_SUCCESS } };
+	run_ops(&o, &s);
+	snprintf(env, sizeof(env), "WGOTP_GRANT=%s", o.grant[1]);
+	set_now(T0 + 57 * STEP + 120);
+	fake_act_start(&a, 1, false);
+	s = (struct script) { 0 };
+	o = (struct ops) { .service = "act", .user = "alice@example.com", .putenv = env, .n = 1,
+			   .op = { PAMTEST_OPEN_SESSION }, .want = { PAM_SESSION_ERR } };
+	run_ops(&o, &s);
+	fake_act_stop(&a);
+	is_pam(o.got[0], PAM_SESSION_ERR, "a grant 120 s old has expired: PAM_SESSION_ERR ...");
+	is_int(a.n, 0, "... and activates nothing");
+
+	set_now(T0 + 60 * STEP);
+	s = (struct script) { .answers = { totp_at(ALICE_SECRET, now) } };
+	o = (struct ops) { .service = "act", .user = "alice@example.com", .n = 2,
+			   .op = { PAMTEST_AUTHENTICATE, PAMTEST_OPEN_SESSION },
+			   .want = { PAM_SUCCESS, PAM_SESSION_ERR } };
+	run_ops(&o, &s);
+	is_pam(o.got[1], PAM_SESSION_ERR, "activate, wg-activator not running: open_session fails (PAM_SESSION_ERR)");
+
+	set_now(T0 + 61 * STEP);
 	fake_act_start(&a, 1, true);
 	s = (struct script) { .answers = { totp_at(ALICE_SECRET, now) } };
-	is_pam(auth("act", "alice@example.com", &s), PAM_AUTHINFO_UNAVAIL,
-	       "activate, wg-activator cannot do it: PAM_AUTHINFO_UNAVAIL");
+	run_ops(&o, &s);
 	fake_act_stop(&a);
+	is_pam(o.got[1], PAM_SESSION_ERR, "activate, wg-activator cannot do it: PAM_SESSION_ERR");
 
 	fake_act_start(&a, 1, false);
 	r.service = "act";
@@ -783,6 +989,11 @@ static void test_log(const char *logpath)
 	}
 	ok(n_used > 10 && leaked == 0, "none of the %d codes typed is in the module's log", n_used);
 	ok(!strstr(text, ALICE_SECRET) && !strstr(text, ERIN_SECRET), "no TOTP secret in the log");
+	for (i = leaked = 0; i < n_grants; i++)
+		leaked += strstr(text, grant_ids[i]) != NULL;
+	ok(n_grants >= 4 && leaked == 0, "none of the %d grant ids is in the module's log", n_grants);
+	ok(strstr(text, "the grant was given to alice@example.com") != NULL,
+	   "a grant presented in another user's session is named in the log");
 	free(text);
 }
 

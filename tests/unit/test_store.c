@@ -617,6 +617,45 @@ static void test_kv(struct wgotp_store *st)
 	is_int(o->kv_get(st->state, "token", 1500, &v), -ENOENT, "kv_get after del: -ENOENT");
 }
 
+/* kv_take: get and delete in one step; an expired entry goes too. */
+static void test_kv_take(struct wgotp_store *st)
+{
+	const struct wgotp_store_ops *o = st->ops;
+	char *v = (char *)"junk";
+
+	ok(o->kv_take != NULL, "kv_take is implemented");
+	if (!o->kv_take)
+		return;
+	is_int(o->kv_take(st->state, "grant:absent", 100, &v), -ENOENT, "kv_take absent: -ENOENT");
+	ok(v == NULL, "*val is NULL on error");
+	is_int(o->kv_take(st->state, "", 100, &v), -EINVAL, "kv_take of an empty key: -EINVAL");
+	is_int(o->kv_put(st->state, "grant:a", "alice@example.com\n3600", 1000), 0, "kv_put a grant");
+	is_int(o->kv_take(st->state, "grant:a", 999, &v), 0, "kv_take before expiry");
+	is_str(v, "alice@example.com\n3600", "... hands out the value");
+	free(v);
+	v = NULL;
+	is_int(o->kv_take(st->state, "grant:a", 999, &v), -ENOENT, "kv_take again: -ENOENT (single use)");
+	is_int(o->kv_get(st->state, "grant:a", 999, &v), -ENOENT, "kv_get after kv_take: gone");
+	is_int(o->kv_del(st->state, "grant:a"), -ENOENT, "kv_del after kv_take: nothing left");
+
+	is_int(o->kv_put(st->state, "grant:b", "b", 1000), 0, "kv_put another");
+	is_int(o->kv_take(st->state, "grant:b", 1000, &v), -ENOENT, "kv_take at expires == now: -ENOENT");
+	ok(v == NULL, "... and no value");
+	is_int(o->kv_get(st->state, "grant:b", 10, &v), -ENOENT,
+	       "the expired entry was deleted by kv_take (not there even at an earlier now)");
+
+	is_int(o->kv_put(st->state, "grant:c", "", 1000), 0, "kv_put an empty value");
+	is_int(o->kv_take(st->state, "grant:c", 1, &v), 0, "kv_take an empty value");
+	is_str(v, "", "... is empty");
+	free(v);
+	v = NULL;
+	is_int(o->kv_put(st->state, "grant:d", "keep", 1000), 0, "kv_put a neighbour");
+	is_int(o->kv_take(st->state, "grant:dd", 1, &v), -ENOENT, "kv_take of another key ...");
+	is_int(o->kv_get(st->state, "grant:d", 1, &v), 0, "... leaves the neighbour");
+	free(v);
+	is_int(o->kv_del(st->state, "grant:d"), 0, "(cleaned up)");
+}
+
 /* ---- sessions ---------------------------------------------------------- */
 
 struct walk {
@@ -931,6 +970,27 @@ static int try_child(int i)
 	}
 }
 
+static int take_child(int i)
+{
+	char *v = NULL;
+	int ret;
+
+	if (i < 0) {
+		child_store = open_store(conc_path, 30000);
+		return 0;
+	}
+	if (!child_store || !child_store->ops->kv_take)
+		return 5;
+	ret = child_store->ops->kv_take(child_store->state, "grant:race", 1000, &v);
+	wgotp_store_close(child_store);
+	if (ret == 0) {
+		ret = v && !strcmp(v, "the grant") ? 0 : 6;
+		free(v);
+		return ret;
+	}
+	return ret == -ENOENT ? 2 : 3;
+}
+
 static void test_concurrency(void)
 {
 	char *path = db_path("race.db");
@@ -997,6 +1057,20 @@ static void test_concurrency(void)
 	raw_n(path, "SELECT count(*) FROM challenges", "EXISTS %sc:7777777777777777777777777777777a", 0,
 	      "the challenge is gone");
 
+	/* kv_take, 8 processes at once: one gets the value. */
+	st = open_store(path, 30000);
+	is_int(st ? st->ops->kv_put(st->state, "grant:race", "the grant", 2000) : -1, 0,
+	       "put a single-use value");
+	wgotp_store_close(st);
+	memset(counts, 0, sizeof(counts));
+	bad = run_children(8, take_child, counts);
+	is_int(bad, 0, "8 processes exited");
+	is_int(counts[0], 1, "kv_take: exactly one process gets the value");
+	is_int(counts[2], 7, "kv_take: the other seven find it gone (-ENOENT)");
+	raw_n(path, "SELECT count(*) FROM kv WHERE key = 'grant:race'", "EXISTS %sk:grant:race", 0,
+	      "the value is gone");
+	raw_n(path, "SELECT count(*) FROM kv", "ZCARD %skx", 0, "... and so is its expiry index entry");
+
 	munmap(shm, sizeof(*shm));
 	free(path);
 }
@@ -1031,6 +1105,7 @@ int main(void)
 		test_totp(st, path);
 		test_counters(st);
 		test_kv(st);
+		test_kv_take(st);
 		test_sessions(st);
 		wgotp_store_close(st);
 	}

@@ -14,7 +14,12 @@
 #                            domain=example.com), the PAM service file
 #                            /etc/pam.d/SSHD_SERVICE with pam_wgotp.so
 #                            config=CONF domain=example.com ARGS, sshd's
-#                            configuration; call sshd_cleanup on exit
+#                            configuration; call sshd_cleanup on exit.
+#                            SSHD_AUTH_BEFORE, if set: auth lines put
+#                            before pam_wgotp's (e.g. pam_unix.so)
+#   sshd_password PASSWORD   gives SSHD_USER a password for pam_unix; the
+#                            client then answers a "Password:" prompt with
+#                            the one in $SSHD_DIR/password (ssh_password)
 #   sshd_user_totp EMAIL SECRET [PUBKEY CIDR]   users.json entry (appended
 #                            to SSHD_USERS_D, users.json rewritten)
 #   sshd_start               starts sshd -D -e (log in SSHD_LOG), behind the
@@ -132,6 +137,7 @@ sshd_setup() {
 	ln -s "$SSHD_BIN" "$SSHD_DIR/bin/$SSHD_SERVICE"
 	cat >"/etc/pam.d/$SSHD_SERVICE" <<PAM
 # wgotp test service (tests/integration/lib/sshd.sh): removed on exit
+${SSHD_AUTH_BEFORE:-}
 auth     required  $SSHD_MODULE config=$2 domain=example.com $3
 account  required  pam_permit.so
 session  required  pam_permit.so
@@ -157,13 +163,27 @@ LogLevel VERBOSE
 PrintMotd no
 Subsystem sftp internal-sftp
 CONF
-	# the client answers every prompt with the code in $SSHD_DIR/code
+	# the client answers a password prompt with $SSHD_DIR/password, every
+	# other prompt with the code in $SSHD_DIR/code
 	cat >"$SSHD_DIR/askpass" <<ASK
 #!/bin/sh
 printf '%s\n' "\$1" >>"$SSHD_DIR/prompts"
+case "\$1" in
+*assword:*) [ -f "$SSHD_DIR/password" ] && exec cat "$SSHD_DIR/password" ;;
+esac
 cat "$SSHD_DIR/code"
 ASK
 	chmod 755 "$SSHD_DIR/askpass"
+}
+
+sshd_password() {
+	printf '%s:%s\n' "$SSHD_USER" "$1" | chpasswd || return 1
+	ssh_password "$1"
+}
+
+# ssh_password PASSWORD: what the client answers to "Password:" next
+ssh_password() {
+	(umask 077; printf '%s\n' "$1" >"$SSHD_DIR/password")
 }
 
 sshd_start() {
