@@ -50,8 +50,8 @@ int wgotp_session_ips(const struct wgotp_directory *dir, const struct wgotp_sess
 			found = wgotp_cidr_equal(&c, &d->allowed_ips[i]);
 		wgotp_cidr_format(&c, one, sizeof(one));
 		if (!found) {
-			ret = wgotp_error_set(err, EPERM, "%s is not an allowed IP of device \"%s\" of %s",
-					      one, d->name, u->email);
+			ret = wgotp_error_set(err, EPERM, "%s/%s: %s is not one of the device's allowed IPs",
+					      u->email, d->name, one);
 			goto cleanup;
 		}
 		k = strlen(one);
