@@ -113,3 +113,40 @@ bool wgotp_cidr_overlap(const struct wgotp_cidr *a, const struct wgotp_cidr *b)
 		bits = a->family == AF_INET ? 32U : 128U;
 	return prefix_equal(cidr_bytes(a), cidr_bytes(b), bits);
 }
+
+bool wgotp_cidr_equal(const struct wgotp_cidr *a, const struct wgotp_cidr *b)
+{
+	if (a->family != b->family || a->prefix != b->prefix ||
+	    (a->family != AF_INET && a->family != AF_INET6))
+		return false;
+	return !memcmp(cidr_bytes(a), cidr_bytes(b), a->family == AF_INET ? 4 : 16);
+}
+
+int wgotp_cidr_list_next(const char **cursor, struct wgotp_cidr *out)
+{
+	char piece[INET6_ADDRSTRLEN + 4];	/* address, '/', 3 digits */
+	const char *p, *end;
+	size_t len;
+	int ret = -EINVAL;
+
+	if (!cursor || !*cursor || !out)
+		goto cleanup;
+	p = *cursor;
+	if (!*p) {
+		ret = 0;
+		goto cleanup;
+	}
+	end = strchrnul(p, ',');
+	len = (size_t)(end - p);
+	/* "a,": a trailing comma is not an empty end of the list */
+	if (len == 0 || len >= sizeof(piece) || (*end == ',' && !end[1]))
+		goto cleanup;
+	memcpy(piece, p, len);
+	piece[len] = '\0';
+	if (wgotp_cidr_parse(piece, out) < 0)
+		goto cleanup;
+	*cursor = *end ? end + 1 : end;
+	ret = 1;
+cleanup:
+	return ret;
+}

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "proto.h"
 #include "reconcile.h"
+#include "session_ips.h"
 
 #define MAX_BATCH_DEVICES 64	/* devices of one user in one activation */
 #define EXPIRY_RETRY_SEC 1	/* WireGuard failed: try again this soon */
@@ -180,6 +181,13 @@ static int reconcile_apply(struct activator *a, const struct wgotp_directory *di
 		log_err("reconcile: %s", strerror(-ret));
 		goto cleanup;
 	}
+	for (size_t i = 0; i < plan.n_refused; i++) {
+		char canon[sizeof(sv->v[0].allowed_ips)];
+
+		/* err names only what users.json and the parser vouch for */
+		wgotp_session_ips(dir, &sv->v[plan.refused[i]], canon, sizeof(canon), &err);
+		log_warn("reconcile: a stored session is not applied and ends: %s", err.msg);
+	}
 	/* peers first ... */
 	ret = wg_apply(a->wg, plan.changes, plan.n_changes, &err);
 	if (ret < 0) {
@@ -197,8 +205,8 @@ static int reconcile_apply(struct activator *a, const struct wgotp_directory *di
 				 strerror(-r));
 		else
 			ended[plan.ended[i]] = true;
-		audit("expire", s->origin, s, NULL, "accept",
-		      s->expires <= now ? "expired" : "reconcile", NULL, 0);
+		audit("expire", s->origin, s, NULL, "accept", s->expires <= now ? "expired" :
+		      rc_refused(&plan, plan.ended[i]) ? "refused" : "reconcile", NULL, 0);
 	}
 	log_info("reconcile: %zu session(s), %zu peer(s) on %s: added %zu, removed %zu, "
 		 "%zu expired, %zu stale, %zu permanent added; %.1f ms",
@@ -308,35 +316,21 @@ static json_object *pick_devices(struct ctx *c, const struct wgotp_user *u,
 	return NULL;
 }
 
-/* The allowed IPs of a session: all the device's, or the subset asked for. */
-static json_object *session_ips(struct ctx *c, const struct wgotp_device *d, char *buf, size_t len)
+/* The allowed IPs of session s of device d: all the device's, or the
+ * subset asked for, as wgotp_session_ips() lets them reach WireGuard. */
+static json_object *session_ips(struct ctx *c, const struct wgotp_device *d, struct wgotp_session *s)
 {
 	const struct proto_request *req = c->req;
-	char one[64];
+	struct wgotp_error err = { "" };
+	char canon[sizeof(s->allowed_ips)];
 
-	if (!req->has_ips) {
-		if (ips_format(d->allowed_ips, d->n_allowed_ips, buf, len) < 0)
-			return fail(c, PROTO_E_CIDR, "device \"%s\" has too many allowed IPs", d->name);
-		return NULL;
-	}
-	for (size_t i = 0; i < req->n_ips; i++) {
-		bool found = false;
-
-		for (size_t k = 0; k < d->n_allowed_ips && !found; k++) {
-			const struct wgotp_cidr *x = &req->ips[i], *y = &d->allowed_ips[k];
-
-			found = x->family == y->family && x->prefix == y->prefix &&
-				!memcmp(&x->addr, &y->addr, x->family == AF_INET ?
-					sizeof(x->addr.v4) : sizeof(x->addr.v6));
-		}
-		if (!found) {
-			wgotp_cidr_format(&req->ips[i], one, sizeof(one));
-			return fail(c, PROTO_E_CIDR, "%s is not an allowed IP of device \"%s\"", one,
-				    d->name);
-		}
-	}
-	if (ips_format(req->ips, req->n_ips, buf, len) < 0)
-		return fail(c, PROTO_E_CIDR, "too many allowed IPs");
+	if (ips_format(req->has_ips ? req->ips : d->allowed_ips,
+		       req->has_ips ? req->n_ips : d->n_allowed_ips, s->allowed_ips,
+		       sizeof(s->allowed_ips)) < 0)
+		return fail(c, PROTO_E_CIDR, "device \"%s\": too many allowed IPs", d->name);
+	if (wgotp_session_ips(c->dir, s, canon, sizeof(canon), &err) < 0)
+		return fail(c, PROTO_E_CIDR, "%s", err.msg);
+	memcpy(s->allowed_ips, canon, sizeof(canon));
 	return NULL;
 }
 
@@ -376,7 +370,7 @@ static json_object *op_activate(struct ctx *c)
 		snprintf(s->user, sizeof(s->user), "%s", c->user);
 		snprintf(s->device, sizeof(s->device), "%s", devs[i]->name);
 		memcpy(s->public_key, devs[i]->public_key, sizeof(s->public_key));
-		r = session_ips(c, devs[i], s->allowed_ips, sizeof(s->allowed_ips));
+		r = session_ips(c, devs[i], s);
 		if (r)
 			return r;
 		s->created = now;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "reconcile.h"
+#include "session_ips.h"
 #include "table.h"
 
 static int key_cmp(const void *a, const void *b)
@@ -76,6 +77,7 @@ int rc_plan(const struct wgotp_directory *dir, const struct wgotp_session *sessi
 	uint8_t (*gone)[WGOTP_KEY_LEN] = NULL;		/* keys of ended sessions, sorted */
 	size_t n_gone = 0, n_live = 0, n_dev = 0, max_changes;
 	uint8_t key[WGOTP_KEY_LEN];
+	char canon[sizeof(((struct wgotp_session *)0)->allowed_ips)], *text;
 	int ret = -ENOMEM;
 
 	memset(out, 0, sizeof(*out));
@@ -88,11 +90,12 @@ int rc_plan(const struct wgotp_directory *dir, const struct wgotp_session *sessi
 	max_changes = n_sessions + peers->n + n_dev + 1;
 	out->changes = calloc(max_changes, sizeof(*out->changes));
 	out->ended = calloc(n_sessions + 1, sizeof(*out->ended));
-	out->texts = calloc(n_dev + 1, sizeof(*out->texts));
+	out->refused = calloc(n_sessions + 1, sizeof(*out->refused));
+	out->texts = calloc(n_dev + n_sessions + 1, sizeof(*out->texts));
 	present = calloc(peers->n + 1, WGOTP_KEY_LEN);
 	live = calloc(n_sessions + 1, WGOTP_KEY_LEN);
 	gone = calloc(n_sessions + 1, WGOTP_KEY_LEN);
-	if (!out->changes || !out->ended || !out->texts || !present || !live || !gone)
+	if (!out->changes || !out->ended || !out->refused || !out->texts || !present || !live || !gone)
 		goto cleanup;
 	if (peers->n)
 		memcpy(present, peers->keys, peers->n * WGOTP_KEY_LEN);
@@ -122,9 +125,23 @@ int rc_plan(const struct wgotp_directory *dir, const struct wgotp_session *sessi
 			out->ended[out->n_ended++] = i;
 			continue;
 		}
+		/* What the store says goes onto the interface only as far as
+		 * users.json allows it: a session that asks for more is not
+		 * applied and ends like a stale one (its peer goes). */
+		if (wgotp_session_ips(dir, s, canon, sizeof(canon), NULL) < 0) {
+			out->stale++;
+			out->refused[out->n_refused++] = i;
+			memcpy(gone[n_gone++], key, WGOTP_KEY_LEN);
+			out->ended[out->n_ended++] = i;
+			continue;
+		}
 		memcpy(live[n_live++], key, WGOTP_KEY_LEN);
 		if (!has_key((const void *)present, peers->n, key)) {
-			add_change(out, key, false, s->allowed_ips);
+			text = strdup(canon);
+			if (!text)
+				goto cleanup;
+			out->texts[out->n_texts++] = text;
+			add_change(out, key, false, text);
 			out->added++;
 		}
 	}
@@ -154,7 +171,6 @@ int rc_plan(const struct wgotp_directory *dir, const struct wgotp_session *sessi
 			continue;
 		for (size_t d = 0; d < usr->n_devices; d++) {
 			const struct wgotp_device *dev = &usr->devices[d];
-			char *text;
 
 			if (has_key((const void *)present, peers->n, dev->key))
 				continue;
@@ -182,6 +198,24 @@ cleanup:
 	return ret;
 }
 
+bool rc_refused(const struct rc_plan *p, size_t idx)
+{
+	/* refused[] is in increasing order */
+	size_t lo = 0, hi = p->n_refused;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (p->refused[mid] == idx)
+			return true;
+		if (p->refused[mid] < idx)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
 void rc_plan_free(struct rc_plan *p)
 {
 	if (!p)
@@ -189,6 +223,7 @@ void rc_plan_free(struct rc_plan *p)
 	for (size_t i = 0; i < p->n_texts; i++)
 		free(p->texts[i]);
 	free(p->texts);
+	free(p->refused);
 	free(p->changes);
 	free(p->ended);
 	memset(p, 0, sizeof(*p));

@@ -9,7 +9,12 @@
  *    (if present), then the session is deleted;
  *  - a session of a user with require_otp = false is deleted (that
  *    user's devices are permanent, no session is needed);
- *  - a live session whose peer is missing gets it (re-)added;
+ *  - a session whose allowed IPs wgotp_session_ips() refuses (a piece
+ *    that is no prefix, a prefix that is not its device's in users.json)
+ *    is not applied and ends like a stale one: the store is not trusted
+ *    for what goes onto the interface;
+ *  - a live session whose peer is missing gets it (re-)added, with its
+ *    allowed IPs as wgotp_session_ips() re-formats them;
  *  - a peer whose key is a managed device (require_otp = true, or the
  *    user disabled) and has no live session is removed;
  *  - a device of an enabled user with require_otp = false is always
@@ -53,6 +58,8 @@ struct rc_plan {
 	size_t n_changes;
 	size_t *ended;			/* indexes of sessions to delete afterwards */
 	size_t n_ended;
+	size_t *refused;		/* ... of which these asked for more than users.json allows */
+	size_t n_refused;
 	char **texts;			/* allowed-ips strings the plan owns */
 	size_t n_texts;
 	/* for the log */
@@ -63,5 +70,7 @@ int rc_plan(const struct wgotp_directory *dir, const struct wgotp_session *sessi
 	    size_t n_sessions, const struct wg_peer_list *peers, int64_t now,
 	    struct rc_plan *out);
 void rc_plan_free(struct rc_plan *p);
+/* Was session idx refused (its allowed IPs), rather than stale or expired? */
+bool rc_refused(const struct rc_plan *p, size_t idx);
 
 #endif

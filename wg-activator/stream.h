@@ -6,8 +6,10 @@
  * host name by default) and acknowledged once applied.
  *
  * A reader thread does the blocking Redis I/O; the event loop applies each
- * entry through act_handle(), exactly as a request on the control socket,
- * so the loop never waits for Redis. Handover: the thread posts a batch and
+ * entry through act_handle(), exactly as a request on the control socket
+ * (so an entry forged into a shared Redis meets the same checks against
+ * users.json, wgotp_session_ips() among them), and the loop never waits
+ * for Redis. Handover: the thread posts a batch and
  * writes to an eventfd; the loop applies it and hands the verdicts back;
  * the thread XACKs. Nothing is acknowledged before it is applied: after a
  * crash or restart the daemon first re-reads its own pending entries.

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cidr.h"
 #include "wg.h"
 
 int wg_uapi_path(const struct wgotp_config *cfg, char *buf, size_t len)
@@ -95,4 +96,39 @@ int wg_peer_list_add(struct wg_peer_list *l, const uint8_t key[WGOTP_KEY_LEN])
 	}
 	memcpy(l->keys[l->n++], key, WGOTP_KEY_LEN);
 	return 0;
+}
+
+int wg_ips_canon(const char *allowed_ips, char **out)
+{
+	const char *cur = allowed_ips ? allowed_ips : "";
+	struct wgotp_cidr c;
+	size_t n = 1, off = 0, cap;
+	char *buf = NULL;
+	int r, ret = -EINVAL;
+
+	*out = NULL;
+	for (const char *p = cur; *p; p++)
+		n += *p == ',';
+	/* each canonical prefix fits in 49 bytes, plus its comma */
+	cap = n * 50 + 1;
+	buf = malloc(cap);
+	if (!buf) {
+		ret = -ENOMEM;
+		goto cleanup;
+	}
+	buf[0] = '\0';
+	while ((r = wgotp_cidr_list_next(&cur, &c)) > 0) {
+		if (off)
+			buf[off++] = ',';
+		wgotp_cidr_format(&c, buf + off, cap - off);
+		off += strlen(buf + off);
+	}
+	if (r < 0)
+		goto cleanup;
+	*out = buf;
+	buf = NULL;
+	ret = 0;
+cleanup:
+	free(buf);
+	return ret;
 }

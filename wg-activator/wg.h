@@ -25,7 +25,9 @@
 struct wg_peer {
 	uint8_t key[WGOTP_KEY_LEN];
 	bool remove;			/* else add, or replace its allowed IPs */
-	const char *allowed_ips;	/* "10.8.0.2/32,fd00::2/128", validated */
+	const char *allowed_ips;	/* "10.8.0.2/32,fd00::2/128", checked with
+					 * wgotp_session_ips(); the backends parse
+					 * it again and send only what they re-format */
 };
 
 /* The public keys of an interface's peers. */
@@ -73,6 +75,10 @@ static inline int wg_apply(struct wg *wg, const struct wg_peer *ch, size_t n, st
 
 /* Shared by the backends: append a key to a list (-ENOMEM). */
 int wg_peer_list_add(struct wg_peer_list *l, const uint8_t key[WGOTP_KEY_LEN]);
+/* The last line of defence of both backends: allowed_ips parsed prefix by
+ * prefix and re-formatted into *out (malloc'ed, "" for none); -EINVAL if
+ * any piece is not a prefix (nothing is then sent), -ENOMEM. */
+int wg_ips_canon(const char *allowed_ips, char **out);
 /* UAPIDIR/IF.sock into buf: -ENAMETOOLONG. */
 int wg_uapi_path(const struct wgotp_config *cfg, char *buf, size_t len);
 

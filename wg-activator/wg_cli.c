@@ -225,18 +225,37 @@ cleanup:
 	return ret;
 }
 
+/* Every argument is one this backend formatted: the key from its bytes,
+ * the allowed IPs re-formatted from what parsed (wg_ips_canon), so wg(8)
+ * never sees a byte of a change's text. A change that does not parse
+ * refuses the whole batch before any wg runs. */
 static int cli_apply(void *state, const struct wg_peer *ch, size_t n, struct wgotp_error *err)
 {
 	struct cli *c = state;
 	size_t per = 3 + 4 * CLI_PEERS_PER_RUN + 1;
 	char **argv = calloc(per, sizeof(*argv));
 	char (*b64)[WGOTP_KEY_B64_LEN + 1] = calloc(CLI_PEERS_PER_RUN, sizeof(*b64));
+	char **ips = calloc(n + 1, sizeof(*ips));
 	struct out o = { 0 };
 	int ret = 0;
 
-	if (!argv || !b64) {
+	if (!argv || !b64 || !ips) {
 		ret = wgotp_error_set(err, ENOMEM, "out of memory");
 		goto cleanup;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (ch[i].remove)
+			continue;
+		ret = wg_ips_canon(ch[i].allowed_ips, &ips[i]);
+		if (ret == -EINVAL) {
+			ret = wgotp_error_set(err, EINVAL, "%s set: change %zu of %zu: allowed IPs that "
+					      "are not a list of prefixes; nothing run", c->wg, i + 1, n);
+			goto cleanup;
+		}
+		if (ret < 0) {
+			ret = wgotp_error_set(err, ENOMEM, "out of memory");
+			goto cleanup;
+		}
 	}
 	for (size_t done = 0; done < n && ret == 0; ) {
 		size_t a = 0;
@@ -252,7 +271,7 @@ static int cli_apply(void *state, const struct wg_peer *ch, size_t n, struct wgo
 				argv[a++] = "remove";
 			} else {
 				argv[a++] = "allowed-ips";
-				argv[a++] = (char *)(ch[done].allowed_ips ? ch[done].allowed_ips : "");
+				argv[a++] = ips[done];
 			}
 		}
 		argv[a] = NULL;
@@ -260,6 +279,9 @@ static int cli_apply(void *state, const struct wg_peer *ch, size_t n, struct wgo
 		ret = run_wg(c, argv, &o, err);
 	}
 cleanup:
+	for (size_t i = 0; ips && i < n; i++)
+		free(ips[i]);
+	free(ips);
 	free(o.p);
 	free(argv);
 	free(b64);

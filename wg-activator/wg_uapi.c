@@ -18,6 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "cidr.h"
 #include "secret.h"
 #include "wg.h"
 
@@ -279,14 +280,20 @@ cleanup:
 	return ret;
 }
 
-/* "set=1" with one block per peer; -ENOMEM. */
-static int build_set(struct buf *req, const struct wg_peer *ch, size_t n)
+/* "set=1" with one block per peer: -ENOMEM, or -EINVAL (*bad set to the
+ * change) when an allowed_ips piece is not a prefix. Every value written
+ * is one this function formatted (the key from its bytes, each prefix
+ * from what wgotp_cidr_list_next parsed): no text of a change reaches
+ * the socket, so no newline in a stored session can start a line. */
+static int build_set(struct buf *req, const struct wg_peer *ch, size_t n, size_t *bad)
 {
-	char hex[2 * WGOTP_KEY_LEN + 1];
+	char hex[2 * WGOTP_KEY_LEN + 1], ip[64];
+	struct wgotp_cidr c;
 	int ret = buf_printf(req, "set=1\n");
 
 	for (size_t i = 0; i < n && ret == 0; i++) {
-		const char *p, *q;
+		const char *cur = ch[i].allowed_ips ? ch[i].allowed_ips : "";
+		int r = 0;
 
 		wgotp_key_to_hex(hex, ch[i].key);
 		ret = buf_printf(req, "public_key=%s\n", hex);
@@ -296,10 +303,13 @@ static int build_set(struct buf *req, const struct wg_peer *ch, size_t n)
 		}
 		if (ret == 0)
 			ret = buf_printf(req, "replace_allowed_ips=true\n");
-		for (p = ch[i].allowed_ips; ret == 0 && p && *p; p = *q ? q + 1 : q) {
-			q = strchrnul(p, ',');
-			if (q > p)
-				ret = buf_printf(req, "allowed_ip=%.*s\n", (int)(q - p), p);
+		while (ret == 0 && (r = wgotp_cidr_list_next(&cur, &c)) > 0) {
+			wgotp_cidr_format(&c, ip, sizeof(ip));
+			ret = buf_printf(req, "allowed_ip=%s\n", ip);
+		}
+		if (ret == 0 && r < 0) {
+			*bad = i;
+			ret = -EINVAL;
 		}
 	}
 	if (ret == 0)
@@ -311,9 +321,15 @@ static int uapi_apply(void *state, const struct wg_peer *ch, size_t n, struct wg
 {
 	struct uapi *u = state;
 	struct buf req = { 0 }, resp = { 0 };
+	size_t bad = 0;
 	int ret;
 
-	ret = build_set(&req, ch, n);
+	ret = build_set(&req, ch, n, &bad);
+	if (ret == -EINVAL) {
+		wgotp_error_set(err, EINVAL, "UAPI: change %zu of %zu: allowed IPs that are not a "
+				"list of prefixes; nothing sent", bad + 1, n);
+		goto cleanup;
+	}
 	if (ret < 0) {
 		wgotp_error_set(err, ENOMEM, "out of memory");
 		goto cleanup;

@@ -115,7 +115,7 @@ accept() {	# accept USER SECRET SERVER_PORT
 	[ "$RAD_CODE" = Access-Accept ]
 }
 pending() { redis_cli XPENDING "$STREAM" gw1 | head -n1; }
-echo "1..12"
+echo "1..16"
 
 check "the gateway cannot reach the RADIUS servers' loopback (separate hosts)" \
 	not ip netns exec "$WG_NS_SRV" bash -c "echo > /dev/tcp/127.0.0.1/$REDIS_PORT" 2>/dev/null
@@ -133,6 +133,18 @@ check "restarted: carol's activation, queued in Redis, is applied" eventually 10
 
 check "Accept at A for dave, whose device this gateway does not serve" accept dave@example.com "$S4" "$A_PORT"
 check "... his peer is not added here" not eventually 2 wg_srv_has_peer "$DAVE"
+# Entries forged into the stream (Redis may be shared) go through the
+# same check against this gateway's users.json as a control request.
+read -r _ ATTACKER <<<"$(wg_keypair)"
+ATTACKER_HEX=$(printf '%s' "$ATTACKER" | base64 -d | od -An -tx1 -v | tr -d ' \n')
+forged() { redis_cli XADD "$STREAM" '*' req "{\"version\":1,\"op\":\"activate\",\"user\":\"alice@example.com\",\"device\":\"laptop\",\"allowed_ips\":[\"$1\"]}" >/dev/null; }
+refusals() { grep -c 'of alice@example.com refused: bad_' "$ACT_LOG"; }
+forged "10.231.0.3/32"
+forged "10.231.0.2/32\\npublic_key=$ATTACKER_HEX\\nallowed_ip=0.0.0.0/0"
+check "forged stream entries (bob's /32; UAPI lines) are refused" eventually 10 test "$(refusals)" = 2
+check "... no peer with the attacker's key" not wg_srv_has_peer "$ATTACKER"
+check "... bob's /32 stays on bob's peer" eval 'wg show "$WG_IF_SRV" allowed-ips | grep -F "$BOB" | grep -qw 10.231.0.3/32'
+check "... and alice's peer carries only her own" test "$(wg show "$WG_IF_SRV" allowed-ips | grep -F "$WG_CLI_PUB" | cut -f2)" = 10.231.0.2/32
 check "every entry is acknowledged (nothing pending for gw1)" eventually 5 test "$(pending)" = 0
 
 if [ "$TAP_FAILED" -ne 0 ]; then

@@ -30,14 +30,39 @@ static const char *k64(char c)
 	return buf[i];
 }
 
+/* The prefixes enrolled in the test directory for the device of key c. */
+static const char *ips_of(char c)
+{
+	switch (c) {
+	case 'A': return "10.0.0.2/32";
+	case 'B': return "10.0.0.3/32";
+	case 'C': return "10.0.0.4/32,fd00::4/128";
+	case 'D': return "10.0.0.5/32";
+	case 'E': return "10.0.0.6/32";
+	default: return "10.0.0.9/32";
+	}
+}
+
 static void sess(struct wgotp_session *s, const char *user, const char *dev, char key, int64_t exp)
 {
 	memset(s, 0, sizeof(*s));
 	snprintf(s->user, sizeof(s->user), "%s", user);
 	snprintf(s->device, sizeof(s->device), "%s", dev);
 	snprintf(s->public_key, sizeof(s->public_key), "%s", k64(key));
-	snprintf(s->allowed_ips, sizeof(s->allowed_ips), "10.0.0.9/32");
+	snprintf(s->allowed_ips, sizeof(s->allowed_ips), "%s", ips_of(key));
 	s->expires = exp;
+}
+
+/* The change for key c, or NULL. */
+static const struct wg_peer *change_for(const struct rc_plan *p, char c)
+{
+	uint8_t raw[WGOTP_KEY_LEN];
+
+	memset(raw, c, sizeof(raw));
+	for (size_t i = 0; i < p->n_changes; i++)
+		if (!memcmp(p->changes[i].key, raw, WGOTP_KEY_LEN))
+			return &p->changes[i];
+	return NULL;
 }
 
 /* Find the change for key c: 'a' added, 'r' removed, 0 none. */
@@ -58,6 +83,119 @@ static bool ended(const struct rc_plan *p, size_t idx)
 		if (p->ended[i] == idx)
 			return true;
 	return false;
+}
+
+/* wgotp_session_ips(): what a session may put on WireGuard. */
+static void test_session_ips(const struct wgotp_directory *dir)
+{
+	static const struct {
+		const char *user, *device;
+		char key;
+		const char *ips;
+		int want;
+		const char *out;
+		const char *what;
+	} v[] = {
+		{ "alice@example.com", "laptop", 'A', "10.0.0.2/32", 0, "10.0.0.2/32", "the device's prefix" },
+		{ "ALICE@example.com", "laptop", 'A', "10.0.0.2", 0, "10.0.0.2/32",
+		  "a bare address, the user in another case: re-formatted" },
+		{ "svc@example.com", "r1", 'C', "FD00:0::4,10.0.0.4/32", 0, "fd00::4/128,10.0.0.4/32",
+		  "all of a device's prefixes, in any order and spelling" },
+		{ "svc@example.com", "r1", 'C', "fd00::4/128", 0, "fd00::4/128", "a subset of them" },
+		{ "alice@example.com", "laptop", 'A',
+		  "10.0.0.2/32\npublic_key=4141414141414141414141414141414141414141414141414141414141414141"
+		  "\nallowed_ip=0.0.0.0/0", -EINVAL, "", "a newline and UAPI lines after the prefix" },
+		{ "alice@example.com", "laptop", 'A', "10.0.0.2/32,", -EINVAL, "", "a trailing comma" },
+		{ "alice@example.com", "laptop", 'A', "10.0.0.2/32, 10.0.0.2/32", -EINVAL, "", "a space" },
+		{ "alice@example.com", "laptop", 'A', "", -EINVAL, "", "no prefix at all" },
+		{ "alice@example.com", "laptop", 'A', "10.0.0.6/32", -EPERM, "", "another user's /32" },
+		{ "alice@example.com", "laptop", 'A', "10.0.0.2/32,10.0.0.6/32", -EPERM, "",
+		  "the device's prefix and another user's: all refused" },
+		{ "alice@example.com", "laptop", 'A', "0.0.0.0/0", -EPERM, "", "everything" },
+		{ "alice@example.com", "laptop", 'A', "10.0.0.0/24", -EPERM, "",
+		  "a larger prefix holding the device's" },
+		{ "svc@example.com", "r1", 'C', "10.0.0.4/32,10.0.0.5/32", -EPERM, "",
+		  "a prefix of the same user's other device" },
+		{ "alice@example.com", "laptop", 'E', "10.0.0.6/32", -EKEYREJECTED, "",
+		  "another device's key, with that device's prefix" },
+		{ "alice@example.com", "phone", 'A', "10.0.0.2/32", -ENOENT, "", "a device the user has not" },
+		{ "mallory@example.com", "laptop", 'A', "10.0.0.2/32", -ENOENT, "", "a user not in users.json" },
+	};
+	struct wgotp_session s;
+	struct wgotp_error err;
+	char out[sizeof(s.allowed_ips)];
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		memset(&s, 0, sizeof(s));
+		snprintf(s.user, sizeof(s.user), "%s", v[i].user);
+		snprintf(s.device, sizeof(s.device), "%s", v[i].device);
+		snprintf(s.public_key, sizeof(s.public_key), "%s", k64(v[i].key));
+		snprintf(s.allowed_ips, sizeof(s.allowed_ips), "%s", v[i].ips);
+		memset(out, 'x', sizeof(out));
+		wgotp_error_clear(&err);
+		is_int(wgotp_session_ips(dir, &s, out, sizeof(out), &err), v[i].want, "session_ips: %s",
+		       v[i].what);
+		is_str(out, v[i].out, "  out");
+		ok(v[i].want == 0 || (err.msg[0] && !strpbrk(err.msg, "\n\r") &&
+				      !strstr(err.msg, "public_key")),
+		   "  a message that repeats nothing forged");
+	}
+
+	/* out too small for the canonical text: refused, not cut */
+	sess(&s, "svc@example.com", "r1", 'C', 100);
+	is_int(wgotp_session_ips(dir, &s, out, 20, &err), -ENOBUFS, "session_ips: out too small");
+	is_str(out, "", "  leaves out empty");
+	is_int(wgotp_session_ips(NULL, &s, out, sizeof(out), &err), -EINVAL, "session_ips: no directory");
+}
+
+/* Sessions as a forged store row holds them: none reaches the plan's
+ * changes, each ends, and the peer of a real device goes. */
+static void test_forged_sessions(const struct wgotp_directory *dir)
+{
+	struct wgotp_session s[4];
+	struct wg_peer_list peers = { 0 };
+	struct rc_plan plan;
+	const struct wg_peer *c;
+	uint8_t raw[WGOTP_KEY_LEN];
+
+	sess(&s[0], "alice@example.com", "laptop", 'A', 100);
+	snprintf(s[0].allowed_ips, sizeof(s[0].allowed_ips),
+		 "10.0.0.2/32\npublic_key=%s\nallowed_ip=0.0.0.0/0", "5a5a5a5a");
+	sess(&s[1], "carol@example.com", "desk", 'E', 100);
+	snprintf(s[1].allowed_ips, sizeof(s[1].allowed_ips), "10.0.0.2/32");	/* alice's */
+	sess(&s[2], "svc@example.com", "r2", 'D', 100);	/* permanent: moot as before */
+	/* a live, well-formed one, spelled without its /32 */
+	sess(&s[3], "alice@example.com", "laptop", 'A', 100);
+	snprintf(s[3].allowed_ips, sizeof(s[3].allowed_ips), "10.0.0.2");
+
+	/* Neither peer on the interface: nothing forged is added. */
+	memset(raw, 'C', sizeof(raw)); wg_peer_list_add(&peers, raw);
+	memset(raw, 'D', sizeof(raw)); wg_peer_list_add(&peers, raw);
+	is_int(rc_plan(dir, s, 3, &peers, 60, &plan), 0, "plan with forged sessions");
+	is_int(change_of(&plan, 'A'), 0, "a newline in a real device's allowed IPs: its peer is not added");
+	is_int(change_of(&plan, 'E'), 0, "another user's prefix: the peer is not added");
+	is_int(plan.n_changes, 0, "no change at all");
+	ok(ended(&plan, 0) && ended(&plan, 1), "both forged sessions end");
+	ok(rc_refused(&plan, 0) && rc_refused(&plan, 1) && !rc_refused(&plan, 2),
+	   "... as refused (the permanent one is only moot)");
+	rc_plan_free(&plan);
+
+	/* Their peers on the interface (added before, or by hand): removed. */
+	memset(raw, 'A', sizeof(raw)); wg_peer_list_add(&peers, raw);
+	memset(raw, 'E', sizeof(raw)); wg_peer_list_add(&peers, raw);
+	is_int(rc_plan(dir, s, 2, &peers, 60, &plan), 0, "plan with forged sessions, peers present");
+	is_int(change_of(&plan, 'A'), 'r', "the real device's peer with a forged session goes");
+	is_int(change_of(&plan, 'E'), 'r', "so does the one given another user's prefix");
+	rc_plan_free(&plan);
+	wg_peer_list_free(&peers);
+
+	/* The well-formed one is applied with the text the daemon wrote. */
+	is_int(rc_plan(dir, &s[3], 1, &peers, 60, &plan), 0, "plan with a well-formed session");
+	c = change_for(&plan, 'A');
+	ok(c && !c->remove, "its peer is added");
+	is_str(c ? c->allowed_ips : NULL, "10.0.0.2/32", "  with the re-formatted prefix");
+	ok(!ended(&plan, 0) && plan.n_refused == 0, "  and it lives");
+	rc_plan_free(&plan);
 }
 
 int main(void)
@@ -142,6 +280,9 @@ int main(void)
 	rc_plan(dir, s, 1, &peers, 100, &plan);
 	is_int(change_of(&plan, 'A'), 'r', "at now = expires it is over");
 	rc_plan_free(&plan);
+
+	test_session_ips(dir);
+	test_forged_sessions(dir);
 
 	wg_peer_list_free(&peers);
 	wgotp_dir_free(dir);

@@ -3,6 +3,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "cidr.h"
@@ -114,10 +116,85 @@ static void test_overlap(void)
 		   v[i].want ? "overlap" : "do not overlap");
 }
 
+static void test_equal(void)
+{
+	struct wgotp_cidr a, b;
+
+	wgotp_cidr_parse("10.8.0.2", &a);
+	wgotp_cidr_parse("10.8.0.2/32", &b);
+	ok(wgotp_cidr_equal(&a, &b), "a bare address equals its host prefix");
+	wgotp_cidr_parse("10.8.0.0/24", &b);
+	ok(!wgotp_cidr_equal(&a, &b), "a prefix does not equal the larger one that holds it");
+	wgotp_cidr_parse("10.8.0.0/25", &a);
+	ok(!wgotp_cidr_equal(&a, &b), "same address, another length: not equal");
+	wgotp_cidr_parse("::ffff:10.8.0.2/128", &a);
+	wgotp_cidr_parse("10.8.0.2/32", &b);
+	ok(!wgotp_cidr_equal(&a, &b), "an IPv4-mapped IPv6 prefix is not the IPv4 one");
+	wgotp_cidr_parse("FD00::2", &a);
+	wgotp_cidr_parse("fd00:0::2/128", &b);
+	ok(wgotp_cidr_equal(&a, &b), "two spellings of one IPv6 prefix are equal");
+}
+
+/* Walk a list; the re-formatted prefixes joined with ',' into out, or
+ * "ERR@N" when piece N (from 1) is refused. */
+static void walk(const char *list, char *out, size_t len)
+{
+	const char *cur = list;
+	struct wgotp_cidr c;
+	size_t off = 0, n = 0;
+	int r;
+
+	out[0] = '\0';
+	while ((r = wgotp_cidr_list_next(&cur, &c)) > 0) {
+		n++;
+		if (off)
+			out[off++] = ',';
+		wgotp_cidr_format(&c, out + off, len - off);
+		off += strlen(out + off);
+	}
+	if (r < 0)
+		snprintf(out, len, "ERR@%zu", n + 1);
+}
+
+static void test_list(void)
+{
+	static const struct { const char *in, *out; } v[] = {
+		{ "", "" },
+		{ "10.8.0.2/32", "10.8.0.2/32" },
+		{ "10.8.0.2,FD00:0::2", "10.8.0.2/32,fd00::2/128" },
+		{ "10.8.0.0/24,10.9.0.1/32,fd00::/8", "10.8.0.0/24,10.9.0.1/32,fd00::/8" },
+		/* what a forged store row would hide in the list */
+		{ "10.8.0.2/32\npublic_key=0000\nallowed_ip=0.0.0.0/0", "ERR@1" },
+		{ "10.8.0.2/32,10.8.0.3/32\nallowed_ip=0.0.0.0/0", "ERR@2" },
+		{ "10.8.0.2/32\n", "ERR@1" },
+		{ "10.8.0.2/32\r", "ERR@1" },
+		{ "10.8.0.2/32,", "ERR@1" },
+		{ ",10.8.0.2/32", "ERR@1" },
+		{ "10.8.0.2/32,,10.8.0.3/32", "ERR@2" },
+		{ "10.8.0.2/32, 10.8.0.3/32", "ERR@2" },
+		{ "10.8.0.2/32 10.8.0.3/32", "ERR@1" },
+		{ ",", "ERR@1" },
+		{ "10.8.0.2/32,10.8.0.1/24", "ERR@2" },
+		{ "10.8.0.2/32,ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255/128x", "ERR@2" },
+	};
+	const char *cur = NULL;
+	struct wgotp_cidr c;
+	char out[256];
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		walk(v[i].in, out, sizeof(out));
+		is_str(out, v[i].out, "list %zu re-formats or stops where it must", i);
+	}
+	is_int(wgotp_cidr_list_next(&cur, &c), -EINVAL, "a NULL list is refused");
+	is_int(wgotp_cidr_list_next(NULL, &c), -EINVAL, "a NULL cursor is refused");
+}
+
 int main(void)
 {
 	test_parse_format();
 	test_parse_bad();
 	test_overlap();
+	test_equal();
+	test_list();
 	return done_testing();
 }
