@@ -102,7 +102,7 @@ ChallengeLifetime = ${RAD_CHALLENGE_LIFETIME:-5m}
 [Email]
 CodeLifetime = ${RAD_CODE_LIFETIME:-5m}
 MaxTries = ${RAD_MAX_TRIES:-5}
-ResendInterval = 1s
+ResendInterval = ${RAD_RESEND_INTERVAL:-1s}
 
 [RateLimit]
 MaxFailures = ${RAD_MAX_FAILURES:-1000}
