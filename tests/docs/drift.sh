@@ -8,6 +8,8 @@
 #  - every [Activator] key, option and short option of wg-activator is in
 #    wg-activator(8);
 #  - every wgotpctl command, subcommand and option is in wgotpctl(8);
+#  - every audit event has an example line in doc/audit-log.md, every
+#    reason of the login flow is explained there;
 #  - every man page in doc/ passes `mandoc -T lint` and `groff -ww -z`
 #    with no message at all.
 # The man pages are read as mandoc renders them (mandoc -T ascii), so
@@ -111,6 +113,25 @@ done
 [ -n "$longs" ] && [ -n "$shorts" ]
 ok $? "wgotpctl's options parsed: $(echo $longs) / $shorts"
 is "$missing" "" "wgotpctl(8) has every option"
+
+# doc/audit-log.md: an example line for every event the code writes, in
+# the format (the time first), and every reason of the login flow.
+events=$( { sed -n 's/.*[^_]audit(req, "\([a-z_]*\)".*/\1/p' "$S/lib/flow.c"
+	sed -n 's/.*[^_]audit("\([a-z_]*\)".*/\1/p' "$S/wg-activator/ops.c"
+	sed -n 's/.*\.event = "\([a-z_]*\)".*/\1/p' "$S"/wgotpctl/*.c; } | sort -u)
+[ "$(printf '%s\n' "$events" | grep -c .)" -ge 5 ]
+ok $? "audit events parsed from the code: $(echo $events)"
+missing=
+for e in $events; do
+	grep -qE "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z wgotp-audit event=$e origin=[a-z-]+ user=\"[^\"]*\" client=\"[^\"]*\" method=[a-z-]+ result=[a-z]+ reason=[a-z_]+ device=\"[^\"]*\"( duration=[0-9]+)?$" \
+		"$S/doc/audit-log.md" || missing="$missing $e"
+done
+is "$missing" "" "doc/audit-log.md has a well-formed example line for each"
+reasons=$(sed -n '/^static const char \*const reason_names\[\]/,/^};/ s/.*= "\([a-z_]*\)",.*/\1/p' "$S/lib/flow.c")
+missing=
+for r in $reasons; do grep -q "\`$r\`" "$S/doc/audit-log.md" || missing="$missing $r"; done
+[ -n "$reasons" ] && [ -z "$missing" ]
+ok $? "doc/audit-log.md explains every reason of lib/flow.c${missing:+ (missing:$missing)}"
 
 # Every man page: mandoc -T lint and groff -ww, without a message.
 for f in "$S"/doc/*.[1-8]; do

@@ -86,7 +86,7 @@ send() {
 	[ -n "$RC_CODE" ] || RC_CODE=none
 }
 
-plan 19
+plan 20
 
 BLOCK=$(readme_block '## FreeRADIUS (rlm_wgotp)')
 printf '%s\n' "$BLOCK" | grep -q "$STOCK"
@@ -242,6 +242,8 @@ ok $? "... and wg-activator added the device's peer"
 
 grep -q "event=answer origin=radius user=\"$ALICE\" client=\"127.0.0.2\" method=totp result=accept\|event=begin origin=radius user=\"$ALICE\" client=\"127.0.0.2\" method=totp result=accept" "$D/audit.log"
 ok $? "... written to the audit log with origin=radius and the NAS's address"
+grep -qvE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z wgotp-audit event=' "$D/audit.log"
+ok $((!$?)) "every line of the audit log (wgotpctl's, freeradius's) starts with its UTC time"
 
 # A client without virtual_server (Debian's localhost, testing123) stays
 # with the default site: wgotp never sees its requests.

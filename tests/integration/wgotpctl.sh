@@ -244,6 +244,8 @@ expect 2 "the confirm code replayed through activate is refused" activate alice@
 check "the refusal says replay" err_has "replay"
 check "the audit log has the admin replay" grep -q 'event=begin origin=admin user="alice@example.com".*result=reject reason=replay' "$T/audit.log"
 check "the audit log has the confirm" grep -q 'event=totp_confirm origin=admin user="alice@example.com".*result=accept' "$T/audit.log"
+check "every audit line, wgotpctl's confirm too, starts with its UTC time" \
+	eval '[ -s "$T/audit.log" ] && ! grep -qvE "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z wgotp-audit event=" "$T/audit.log"'
 
 # --- activate without wg-activator ---------------------------------------------
 expect 1 "activate without --code (TOTP user) is a usage error" activate alice@example.com
