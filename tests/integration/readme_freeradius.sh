@@ -86,7 +86,7 @@ send() {
 	[ -n "$RC_CODE" ] || RC_CODE=none
 }
 
-plan 20
+plan 22
 
 BLOCK=$(readme_block '## FreeRADIUS (rlm_wgotp)')
 printf '%s\n' "$BLOCK" | grep -q "$STOCK"
@@ -122,10 +122,11 @@ ok $? "... the module and the site are enabled, the dictionary included, default
 # The test's own changes to the copy (see the header).
 P=$(free_ports) || { echo "Bail out! no free ports"; exit 1; }
 AUTH=$P ACCT=$((P + 1)) INNER=$((P + 2))
-# Every enabled site's listeners: the standard ports become the test's
-# (port = 0 is the standard port of the listener's type).
-for f in "$C"/sites-enabled/*; do
-	f=$(readlink -f "$f")
+# map_ports SITE: its listeners' standard ports become the test's (port = 0
+# is the standard port of the listener's type). Applied to every enabled site.
+map_ports() {
+	local f
+	f=$(readlink -f "$1")
 	awk -v auth="$AUTH" -v acct="$ACCT" -v inner="$INNER" '
 		function flush(  i, v) {
 			for (i = 0; i < n; i++) {
@@ -151,6 +152,9 @@ for f in "$C"/sites-enabled/*; do
 			next
 		}
 		{ print }' "$f" >"$D/site.tmp" && cat "$D/site.tmp" >"$f"
+}
+for f in "$C"/sites-enabled/*; do
+	map_ports "$f"
 done
 mkdir -p "$D/log"
 chown freerad "$D/log"
@@ -251,3 +255,26 @@ n=$(wc -l <"$D/audit.log")
 send auth "User-Name = \"bob\", User-Password = \"123456\", Message-Authenticator = 0x00" "$AUTH" testing123 127.0.0.1
 [ "$RC_CODE" = Access-Reject ] && [ "$(wc -l <"$D/audit.log")" = "$n" ]
 ok $? "Debian's localhost client is still served by the default site, not by wgotp"
+
+# sites-available/wgotp-password (the README's "password first" site) may
+# be enabled beside both: it opens no port either. Its module instance is
+# the one its header asks for.
+kill "$FR_PID" 2>/dev/null
+wait "$FR_PID" 2>/dev/null
+FR_PID=
+sed -n '/^#	wgotp wgotp_password {/,/^#	}/ s/^#	//p' "$C/sites-available/wgotp-password" |
+	sed "s|config = /etc/wgotp/wgotp.conf|config = $W/wgotp.conf|" >"$C/mods-enabled/wgotp_password"
+ln -s ../sites-available/wgotp-password "$C/sites-enabled/wgotp-password"
+map_ports "$C/sites-enabled/wgotp-password"
+grep -q 'single_pass = no' "$C/mods-enabled/wgotp_password" && "$FR" -XC -d "$C" >"$D/xc2.out" 2>&1
+ok $? "wgotp-password enabled too (its wgotp_password instance from its header): freeradius -XC"
+"$FR" -X -d "$C" >"$D/x2.out" 2>&1 &
+FR_PID=$!
+ready=1
+for _i in $(seq 1 150); do
+	grep -q 'Ready to process requests' "$D/x2.out" && { ready=0; break; }
+	kill -0 "$FR_PID" 2>/dev/null || break
+	sleep 0.1
+done
+ok $ready "... and freeradius -X starts with the three sites"
+[ $ready = 0 ] || grep -i 'error\|failed' "$D/x2.out" | tail -n 5 | sed 's/^/# /'
