@@ -47,7 +47,7 @@ awk '/^\.SH / { sec = ""; if ($2 ~ /^\[[A-Za-z]+\]$/) { sec = $2; gsub(/[][]/, "
 		sub(/^"/, "", v); sub(/"$/, "", v); print sec "\t" k "\t" v }' "$S/doc/wgotp.conf.5" >"$T/man5"
 
 check_keys() {
-	local what=$1 file=$2 sec key def missing= wrong= extra= got
+	local what=$1 file=$2 sec key def missing='' wrong='' extra='' got
 	while IFS="$(printf '\t')" read -r sec key def; do
 		got=$(awk -F '\t' -v s="$sec" -v k="$key" 'tolower($1) == tolower(s) && tolower($2) == tolower(k) { print "=" $3; exit }' "$file")
 		if [ -z "$got" ]; then

@@ -36,7 +36,7 @@ done
 [ -f "$top_builddir/rlm_wgotp/Makefile" ] || skip_all "rlm_wgotp is not configured (--disable-rlm)"
 
 D=$(mktemp -d "${TMPDIR:-/tmp}/wgotp-readme-fr.XXXXXX")
-FR_PID= ACT_PID=
+FR_PID='' ACT_PID=''
 cleanup() {
 	local p
 	for p in $FR_PID $ACT_PID; do
@@ -63,8 +63,8 @@ readme_block() {
 
 # Three free UDP ports in a row (auth, acct, inner-tunnel), IPv4 and IPv6.
 free_ports() {
-	local p i k busy
-	for i in $(seq 1 20); do
+	local p _i k busy
+	for _i in $(seq 1 20); do
 		p=$((20000 + $(od -An -N2 -tu2 /dev/urandom) % 30000))
 		busy=0
 		for k in 0 1 2; do
