@@ -85,11 +85,21 @@ cleanup:
 	return ret;
 }
 
-static void audit_emit(const char *line)
+/* The time of the line: UTC, RFC 3339 to the second ("2026-12-01T16:44:20Z"). */
+static void audit_stamp(char *buf, size_t len)
 {
-	char buf[2048], stamp[32];
 	struct timespec ts;
 	struct tm tm;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) < 0 || !gmtime_r(&ts.tv_sec, &tm) ||
+	    !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, len, "-");
+}
+
+/* One line, timestamped already, to where AuditLog says. */
+static void audit_emit(const char *line)
+{
+	char buf[2048];
 	int n;
 
 	pthread_mutex_lock(&audit_mu);
@@ -100,10 +110,7 @@ static void audit_emit(const char *line)
 		return;
 	case AUDIT_STDERR:
 	case AUDIT_FILE:
-		clock_gettime(CLOCK_REALTIME, &ts);
-		gmtime_r(&ts.tv_sec, &tm);
-		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		n = snprintf(buf, sizeof(buf), "%s %s\n", stamp, line);
+		n = snprintf(buf, sizeof(buf), "%s\n", line);
 		if (n > 0 && (size_t)n >= sizeof(buf)) {
 			n = sizeof(buf) - 1;
 			buf[n - 1] = '\n';
@@ -123,18 +130,19 @@ static void audit_emit(const char *line)
 
 void wgotp_audit(const struct wgotp_audit *a)
 {
-	char line[1536];
+	char line[1536], stamp[32];
 
 	char user[3 * 256], client[3 * 128], device[3 * 64 + 8], dur[32] = "";
 
+	audit_stamp(stamp, sizeof(stamp));
 	wgotp_audit_quote(a->user ? a->user : "", user, sizeof(user));
 	wgotp_audit_quote(a->client ? a->client : "", client, sizeof(client));
 	wgotp_audit_quote(a->device ? a->device : "", device, sizeof(device));
 	if (a->duration > 0)
 		snprintf(dur, sizeof(dur), " duration=%lld", (long long)a->duration);
 	snprintf(line, sizeof(line),
-		  "wgotp-audit event=%s origin=%s user=%s client=%s method=%s result=%s reason=%s device=%s%s",
-		  a->event ? a->event : "-", a->origin ? a->origin : "-", user, client,
+		  "%s wgotp-audit event=%s origin=%s user=%s client=%s method=%s result=%s reason=%s device=%s%s",
+		  stamp, a->event ? a->event : "-", a->origin ? a->origin : "-", user, client,
 		  a->method ? a->method : "-", a->result ? a->result : "-",
 		  a->reason ? a->reason : "-", device, dur);
 	audit_emit(line);

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The audit log: one structured line per decision, key=value pairs with
- * quoted, escaped values, e.g.
- *   wgotp-audit event=login origin=radius user="alice@example.com"
- *     client="10.0.0.1" method=totp result=accept reason=ok duration=28800
- * Never a code, a secret or a password.
+ * The audit log: one structured line per decision, its time (UTC, RFC
+ * 3339) first, then key=value pairs with quoted, escaped values, e.g.
+ *   2026-12-01T16:44:20Z wgotp-audit event=begin origin=radius
+ *     user="alice@example.com" client="10.0.0.1" method=totp result=accept
+ *     reason=ok device="" duration=28800
+ * whatever the destination (a syslog or radius.log line carries the
+ * receiver's timestamp as well). Never a code, a secret or a password.
+ * The format: doc/audit-log.md.
  */
 #ifndef WGOTP_AUDIT_H
 #define WGOTP_AUDIT_H
@@ -29,7 +32,7 @@ void wgotp_audit(const struct wgotp_audit *a);
  * Where audit lines go (wgotp.conf [General] AuditLog): "syslog" or "" (the
  * front end's log sink, which sends them to syslog/radius.log), "stderr",
  * or an absolute file path, opened O_APPEND with mode 0640 and written one
- * timestamped line per write(2). Process-wide; wgotp_flow_new() calls it.
+ * line per write(2). Process-wide; wgotp_flow_new() calls it.
  * Returns 0 or a negative errno (the file cannot be opened).
  */
 int wgotp_audit_configure(const char *spec);

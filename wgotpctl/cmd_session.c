@@ -192,19 +192,6 @@ static const char *reason_text(enum wgotp_reason r)
 	}
 }
 
-/* As an admin writes it: 4h, 90m, 1d. */
-static void fmt_duration(int64_t s, char *buf, size_t len)
-{
-	if (s && s % 86400 == 0)
-		snprintf(buf, len, "%lldd", (long long)(s / 86400));
-	else if (s && s % 3600 == 0)
-		snprintf(buf, len, "%lldh", (long long)(s / 3600));
-	else if (s && s % 60 == 0)
-		snprintf(buf, len, "%lldm", (long long)(s / 60));
-	else
-		snprintf(buf, len, "%llds", (long long)s);
-}
-
 static int check_duration(const struct wgotp_config *cfg, const char *arg, int64_t *out)
 {
 	char list[128] = "", one[24];
@@ -214,7 +201,7 @@ static int check_duration(const struct wgotp_config *cfg, const char *arg, int64
 	for (int i = 0; i < cfg->n_session_durations; i++) {
 		if (cfg->session_durations[i] == *out)
 			return CTL_OK;
-		fmt_duration(cfg->session_durations[i], one, sizeof(one));
+		ctl_fmt_duration(cfg->session_durations[i], one, sizeof(one));
 		if (strlen(list) + strlen(one) + 3 < sizeof(list))
 			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "", one);
 	}

@@ -294,6 +294,19 @@ void ctl_fmt_left(int64_t s, char *buf, size_t len)
 		snprintf(buf, len, "%llds", (long long)s);
 }
 
+void ctl_fmt_duration(int64_t s, char *buf, size_t len)
+{
+	/* 24h as the defaults spell it, 2d rather than 48h */
+	if (s > 86400 && s % 86400 == 0)
+		snprintf(buf, len, "%lldd", (long long)(s / 86400));
+	else if (s && s % 3600 == 0)
+		snprintf(buf, len, "%lldh", (long long)(s / 3600));
+	else if (s && s % 60 == 0)
+		snprintf(buf, len, "%lldm", (long long)(s / 60));
+	else
+		snprintf(buf, len, "%llds", (long long)s);
+}
+
 void ctl_fmt_time(int64_t t, bool utc, char *buf, size_t len)
 {
 	time_t tt = (time_t)t;

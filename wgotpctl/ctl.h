@@ -83,6 +83,8 @@ void ctl_log_config(const struct wgotp_config *cfg);
 
 /* "3h05m", "42s". */
 void ctl_fmt_left(int64_t seconds, char *buf, size_t len);
+/* A duration as an admin writes it: "4h", "90m", "24h", "2d". */
+void ctl_fmt_duration(int64_t seconds, char *buf, size_t len);
 /* Local time "2025-01-31 18:00:00"; utc: "2025-01-31T17:00:00Z". */
 void ctl_fmt_time(int64_t t, bool utc, char *buf, size_t len);
 

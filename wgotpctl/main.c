@@ -28,8 +28,41 @@ static const struct ctl_cmd commands[] = {
 	{ NULL, NULL, NULL },
 };
 
-static void help(FILE *f)
+/* [Session] Durations as --duration takes them ("4h|8h|12h|24h"), from
+ * the configuration when it can be read (*from: its path), else the
+ * defaults (*from: NULL). */
+static void help_durations(const char *conf_arg, char *buf, size_t len, const char **from)
 {
+	struct wgotp_config *cfg = NULL;
+	struct wgotp_error err = { "" };
+	const char *path = wgotp_config_path(conf_arg);
+	char one[24];
+	size_t n = 0;
+
+	*from = path;
+	if (wgotp_config_load(path, &cfg, &err) < 0) {
+		*from = NULL;
+		if (wgotp_config_defaults(&cfg) < 0)
+			cfg = NULL;
+	}
+	buf[0] = '\0';
+	for (int i = 0; cfg && i < cfg->n_session_durations; i++) {
+		ctl_fmt_duration(cfg->session_durations[i], one, sizeof(one));
+		if (n + strlen(one) + 2 > len)
+			break;
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? "|" : "", one);
+	}
+	if (!buf[0])
+		snprintf(buf, len, "DURATION");
+	wgotp_config_free(cfg);
+}
+
+static void help(FILE *f, const char *conf_arg)
+{
+	char durations[160];
+	const char *from;
+
+	help_durations(conf_arg, durations, sizeof(durations), &from);
 	fprintf(f,
 		"usage: wgotpctl [-c FILE] [--json] COMMAND [ARGS]\n"
 		"\n"
@@ -42,13 +75,18 @@ static void help(FILE *f)
 		"  totp confirm EMAIL CODE\n"
 		"  totp reset EMAIL\n"
 		"  sessions [--json]\n"
-		"  activate EMAIL [--code CODE] [--device NAME] [--duration 4h|8h|12h|24h]\n"
+		"  activate EMAIL [--code CODE] [--device NAME] [--duration %s]\n"
 		"  deactivate EMAIL [--device NAME]\n"
 		"  mail-test ADDRESS\n"
 		"  check-config\n"
 		"\n"
-		"-c FILE: the configuration (else $WGOTP_CONF, else " WGOTP_DEFAULT_CONF ").\n"
-		"Exit status: 0 success, 1 usage error, 2 failure. See wgotpctl(8).\n");
+		"-c FILE: the configuration (else $WGOTP_CONF, else " WGOTP_DEFAULT_CONF ").\n",
+		durations);
+	if (from)
+		fprintf(f, "--duration: one of [Session] Durations in %s.\n", from);
+	else
+		fprintf(f, "--duration: one of the default [Session] Durations (no configuration could be read).\n");
+	fprintf(f, "Exit status: 0 success, 1 usage error, 2 failure. See wgotpctl(8).\n");
 }
 
 int main(int argc, char **argv)
@@ -70,7 +108,7 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'c': ctl.conf_arg = optarg; break;
 		case 'j': ctl.json = true; break;
-		case 'h': help(stdout); return CTL_OK;
+		case 'h': help(stdout, ctl.conf_arg); return CTL_OK;
 		case 'V': printf("wgotpctl %s\n", PACKAGE_VERSION); return CTL_OK;
 		default:
 			if (optopt && optopt != 'c')
@@ -82,7 +120,7 @@ int main(int argc, char **argv)
 	if (optind >= argc)
 		return ctl_fail(CTL_USAGE, "no command given (see wgotpctl --help)");
 	if (!strcmp(argv[optind], "help")) {
-		help(stdout);
+		help(stdout, ctl.conf_arg);
 		return CTL_OK;
 	}
 	status = ctl_dispatch(&ctl, NULL, commands, argc - optind, argv + optind);

@@ -41,8 +41,9 @@ pap {
 	normalise = no
 }
 EOF2
-# The site as shipped, on our port, with its own clients so that requests
-# to it stay in it (clients.conf sends the others to "wgotp").
+# The site as shipped (it has no listener of its own), and a listener on
+# our port with its own clients, whose requests it hands to the site
+# (clients.conf sends the others to "wgotp").
 {
 	cat <<EOF2
 clients pw_clients {
@@ -52,13 +53,18 @@ clients pw_clients {
 		require_message_authenticator = yes
 	}
 }
+listen {
+	type = auth
+	ipaddr = 127.0.0.1
+	port = $PW_PORT
+	clients = pw_clients
+	virtual_server = wgotp-password
+}
 EOF2
-	sed -e "s|port = 1812|port = $PW_PORT\n\t\tclients = pw_clients|" \
-	    -e "s|ipaddr = \*|ipaddr = 127.0.0.1|" \
-		"$top_srcdir/raddb/sites-available/wgotp-password"
+	cat "$top_srcdir/raddb/sites-available/wgotp-password"
 } > "$rd/sites-enabled/wgotp-password"
-grep -q "port = $PW_PORT" "$rd/sites-enabled/wgotp-password" ||
-	{ echo "Bail out! the shipped site has no port = 1812 to adjust"; exit 1; }
+grep -q '^server wgotp-password {' "$rd/sites-enabled/wgotp-password" ||
+	{ echo "Bail out! the shipped site is not server wgotp-password"; exit 1; }
 rad_start || { echo "Bail out! freeradius did not start"; exit 1; }
 
 pw_auth() { rad_auth "$1" "127.0.0.1:$PW_PORT"; }

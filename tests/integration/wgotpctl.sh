@@ -81,6 +81,15 @@ expect 1 "init --interface with a slash is a usage error" init --prefix "$T/x" -
 check "a refused init wrote nothing" test ! -e "$T/x/wgotp.conf"
 run --help
 check "--help exits 0 and names the commands" eval 'rc_is 0 && out_has "totp enroll EMAIL"'
+# --duration in the help: [Session] Durations of the configuration, or
+# the defaults (lib/conf.c's) when none can be read.
+printf '[Session]\nDurations = 30m, 2h, 2d\nDefaultDuration = 2h\nMaxDuration = 2d\n' >"$T/durations.conf"
+run -c "$T/durations.conf" --help
+check "--help shows the configured Durations" eval 'rc_is 0 && out_has "--duration 30m|2h|2d]" && out_has "Durations in $T/durations.conf"'
+defaults=$(sed -n 's/.*{ "Session", "Durations", [^"]*"\([^"]*\)".*/\1/p' "$top_srcdir/lib/conf.c" | sed 's/, */|/g')
+run -c "$T/none.conf" help
+check "... the defaults ($defaults) without a readable configuration" \
+	eval 'rc_is 0 && [ -n "$defaults" ] && out_has "--duration $defaults]" && out_has "default [Session] Durations"'
 
 # --- init ------------------------------------------------------------------
 OUT=$(umask 000; "$CTL" init --prefix "$T/etc" --interface wgt0 2>"$T/stderr")
@@ -235,6 +244,8 @@ expect 2 "the confirm code replayed through activate is refused" activate alice@
 check "the refusal says replay" err_has "replay"
 check "the audit log has the admin replay" grep -q 'event=begin origin=admin user="alice@example.com".*result=reject reason=replay' "$T/audit.log"
 check "the audit log has the confirm" grep -q 'event=totp_confirm origin=admin user="alice@example.com".*result=accept' "$T/audit.log"
+check "every audit line, wgotpctl's confirm too, starts with its UTC time" \
+	eval '[ -s "$T/audit.log" ] && ! grep -qvE "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z wgotp-audit event=" "$T/audit.log"'
 
 # --- activate without wg-activator ---------------------------------------------
 expect 1 "activate without --code (TOTP user) is a usage error" activate alice@example.com

@@ -231,11 +231,24 @@ EOF2
 			{ print }' "$rd/mods-enabled/wgotp" > "$rd/mods-enabled/wgotp.tmp"
 		mv "$rd/mods-enabled/wgotp.tmp" "$rd/mods-enabled/wgotp"
 	fi
-	sed -e "s|port = 1812|port = $RAD_PORT|" -e "s|port = 1813|port = $RAD_ACCT_PORT|" \
-	    -e "s|ipaddr = \*|ipaddr = 127.0.0.1|" \
-		"$top_srcdir/raddb/sites-available/wgotp" > "$rd/sites-enabled/wgotp"
-	# and the same on ::1 (its client requires Message-Authenticator)
+	# The shipped site has no listener of its own (on Debian it takes
+	# the requests of its clients from the default site's): these stand
+	# in for those, on loopback, IPv4 and ::1 (whose client requires
+	# Message-Authenticator).
+	cp "$top_srcdir/raddb/sites-available/wgotp" "$rd/sites-enabled/wgotp"
 	cat >> "$rd/sites-enabled/wgotp" <<EOF2
+listen {
+	type = auth
+	ipaddr = 127.0.0.1
+	port = $RAD_PORT
+	virtual_server = wgotp
+}
+listen {
+	type = acct
+	ipaddr = 127.0.0.1
+	port = $RAD_ACCT_PORT
+	virtual_server = wgotp
+}
 listen {
 	type = auth
 	ipv6addr = ::1

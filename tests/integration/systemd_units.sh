@@ -1,0 +1,126 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# The shipped systemd files: `systemd-analyze verify` on
+# contrib/systemd/wg-activator.service with each combination of its
+# drop-ins, `systemd-analyze security --offline` on the same (the address
+# families each storage mode needs; the exposure scores contrib/README.md
+# reports), and contrib/tmpfiles.d/wgotp.conf applied under a temporary
+# root. The units name /usr/sbin/wg-activator: in the copies verified
+# here that path is the built program's, and man:wg-activator(8) is
+# looked up in a MANPATH holding doc/wg-activator.8. Nothing is installed
+# on this machine and no systemd needs to run.
+# SKIP without systemd-analyze.
+set -u
+: "${top_srcdir:?}" "${top_builddir:?}"
+. "$top_srcdir/tests/integration/lib/tap.sh"
+
+command -v systemd-analyze >/dev/null 2>&1 || { echo "1..0 # SKIP systemd-analyze not installed (Debian: systemd)"; exit 0; }
+BIN=$top_builddir/wg-activator/wg-activator
+[ -x "$BIN" ] || { echo "1..0 # SKIP wg-activator not built"; exit 0; }
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/wgotp-units.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+U=$top_srcdir/contrib/systemd
+mkdir -p "$T/man/man8"
+cp "$top_srcdir/doc/wg-activator.8" "$T/man/man8/"
+SDVER=$(systemd-analyze --version | sed -n '1s/^systemd \([0-9]*\).*/\1/p')
+
+# unit_dir NAME DROPIN...: the unit and those drop-ins in $T/NAME
+unit_dir() {
+	local d=$T/$1 f
+	shift
+	mkdir -p "$d/wg-activator.service.d"
+	sed "s|/usr/sbin/wg-activator|$BIN|g" "$U/wg-activator.service" >"$d/wg-activator.service"
+	for f in "$@"; do
+		cp "$U/wg-activator.service.d/$f" "$d/wg-activator.service.d/$f"
+	done
+	echo "$d/wg-activator.service"
+}
+
+# Lines systemd-analyze says about our files (other units it loads on the
+# way, e.g. Debian's freeradius.service, may have their own warnings).
+ours() { grep -e "$T" -e 'wg-activator' "$1"; }
+
+security() { systemd-analyze security --offline=true "$1" 2>/dev/null; }
+# allowed FILE FAMILY-PATTERN: the address family is not restricted
+allowed() { grep -E "^✗ RestrictAddressFamilies=~$2 " "$1" >/dev/null; }
+exposure() { sed -n 's/^→ Overall exposure level for wg-activator.service: \([0-9.]*\).*/\1/p' "$1"; }
+
+dropins=$(cd "$U/wg-activator.service.d" && ls -- *.conf)
+for f in freeradius.conf redis-tcp.conf redis-unix.conf; do
+	printf '%s\n' "$dropins" | grep -qx "$f" || diag "contrib/systemd/wg-activator.service.d/$f is missing"
+done
+
+# The combinations an admin installs: none (SQLite), with FreeRADIUS,
+# Redis over TCP or a unix socket, each with and without FreeRADIUS.
+combos="none
+freeradius.conf
+redis-tcp.conf
+redis-unix.conf
+freeradius.conf redis-tcp.conf
+freeradius.conf redis-unix.conf"
+n=0
+while IFS= read -r combo; do
+	n=$((n + 1))
+	files=; [ "$combo" = none ] || files=$combo
+	# shellcheck disable=SC2086
+	unit=$(unit_dir "c$n" $files)
+	MANPATH=$T/man systemd-analyze verify "$unit" >"$T/verify.$n" 2>&1
+	rc=$?
+	ours "$T/verify.$n" >"$T/verify.ours.$n"
+	[ $rc -eq 0 ] && [ ! -s "$T/verify.ours.$n" ]
+	ok $? "systemd-analyze verify: wg-activator.service with $combo"
+	sed 's/^/# /' "$T/verify.ours.$n"
+	security "$unit" >"$T/security.$n"
+	e=$(exposure "$T/security.$n")
+	[ -n "$e" ]
+	ok $? "systemd-analyze security --offline scores it: $e"
+	printf '%s\t%s\n' "$combo" "$e" >>"$T/scores"
+	case $combo in
+	*redis-tcp*)
+		allowed "$T/security.$n" 'AF_\(INET\|INET6\)' && allowed "$T/security.$n" AF_UNIX &&
+			allowed "$T/security.$n" AF_NETLINK
+		ok $? "... IPv4 and IPv6 sockets allowed (Redis over TCP), Unix and netlink still" ;;
+	*)
+		allowed "$T/security.$n" AF_UNIX && allowed "$T/security.$n" AF_NETLINK &&
+			! allowed "$T/security.$n" 'AF_\(INET\|INET6\)'
+		ok $? "... Unix and netlink sockets only" ;;
+	esac
+done <<EOF2
+$combos
+EOF2
+
+# SupplementaryGroups=redis reaches a 0770 redis socket.
+grep -qx 'SupplementaryGroups=redis' "$U/wg-activator.service.d/redis-unix.conf"
+ok $? "redis-unix.conf adds the group redis"
+
+# contrib/README.md reports these scores (for the systemd it names).
+readme_ver=$(sed -n 's/.*`systemd-analyze security --offline=true`.*systemd \([0-9]*\).*/\1/p' "$top_srcdir/contrib/README.md" | head -n 1)
+if [ -n "$readme_ver" ] && [ "$readme_ver" = "$SDVER" ]; then
+	bad=
+	while IFS="$(printf '\t')" read -r combo e; do
+		row="| $(printf '%s' "$combo" | sed 's/\([^ ]*\.conf\)/`\1`/g; s/ /, /g') | $e |"
+		grep -qF -- "$row" "$top_srcdir/contrib/README.md" || bad="$bad [$row]"
+	done <"$T/scores"
+	is "$bad" "" "contrib/README.md reports these scores (systemd $SDVER)"
+elif [ -n "$readme_ver" ]; then
+	skip "contrib/README.md reports the scores of systemd $readme_ver; this is $SDVER"
+else
+	ok 1 "contrib/README.md reports the systemd-analyze security scores"
+fi
+
+# tmpfiles.d: the audit log directory and file, under a temporary root.
+if [ "$(id -u)" -eq 0 ] && getent group freerad >/dev/null && command -v systemd-tmpfiles >/dev/null 2>&1; then
+	mkdir -p "$T/root/var/log" "$T/root/etc"
+	cp /etc/passwd /etc/group "$T/root/etc/"	# tmpfiles resolves names under --root
+	systemd-tmpfiles --create --root="$T/root" "$top_srcdir/contrib/tmpfiles.d/wgotp.conf" >"$T/tmpfiles.out" 2>&1
+	ok $? "systemd-tmpfiles --create accepts contrib/tmpfiles.d/wgotp.conf"
+	sed 's/^/# /' "$T/tmpfiles.out"
+	is "$(stat -c '%a %U:%G' "$T/root/var/log/wgotp/audit.log" 2>&1)" "660 root:freerad" \
+		"... and makes the audit log 0660 root:freerad"
+else
+	skip "systemd-tmpfiles under a temporary root needs root and the group freerad"
+	skip "systemd-tmpfiles under a temporary root needs root and the group freerad"
+fi
+done_testing
