@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "addrport.h"
 #include "conf.h"
 #include "file.h"
 #include "otp.h"
@@ -40,6 +41,7 @@ enum key_type {
 	T_UIDS,		/* comma-separated user names or numbers */
 	T_GIDS,		/* comma-separated group names or numbers */
 	T_ALG,		/* SHA1 | SHA256 | SHA512 */
+	T_ADDRPORT,	/* ADDRESS:PORT, numeric ([::1]:9588); empty = unset */
 };
 
 struct enum_val {
@@ -159,6 +161,9 @@ static const struct key keys[] = {
 	{ "SMTP", "OAuthScope", T_STR, F(smtp_oauth_scope), 0, 0, "https://outlook.office365.com/.default", NULL },
 
 	{ "Sendmail", "Path", T_PATH, F(sendmail_path), 0, 0, "/usr/sbin/sendmail", NULL },
+
+	{ "Metrics", "Listen", T_ADDRPORT, F(metrics_listen), 0, 0, "", NULL },
+	{ "Metrics", "File", T_PATH, F(metrics_file), 0, 0, "", NULL },
 };
 
 #undef F
@@ -330,6 +335,10 @@ static int set_value(struct parser *p, const struct key *k, const char *val)
 	int n = 0, ret = 0;
 
 	switch (k->type) {
+	case T_ADDRPORT:
+		if (*val && wgotp_addrport_parse(val, NULL, NULL) < 0)
+			return perr(p, k, "\"%s\" is not ADDRESS:PORT (127.0.0.1:9588, [::1]:9588)", val);
+		/* fall through */
 	case T_STR:
 		copy = *val ? strdup(val) : NULL;
 		if (*val && !copy)
@@ -562,7 +571,7 @@ static int parse_text(struct parser *p, const char *text, size_t len)
 			return perr(p, k, "%s", "set twice");
 		p->seen[k - keys] = 1;
 		if ((k->type != T_STR && k->type != T_PATH && k->type != T_UIDS &&
-		     k->type != T_GIDS) && !*val)
+		     k->type != T_GIDS && k->type != T_ADDRPORT) && !*val)
 			return perr(p, k, "%s", "needs a value");
 		ret = set_value(p, k, val);
 		if (ret < 0)
@@ -576,7 +585,8 @@ void wgotp_config_free(struct wgotp_config *cfg)
 	if (!cfg)
 		return;
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		if (keys[i].type == T_STR || keys[i].type == T_PATH || keys[i].type == T_ALG)
+		if (keys[i].type == T_STR || keys[i].type == T_PATH || keys[i].type == T_ALG ||
+		    keys[i].type == T_ADDRPORT)
 			free(*(char **)((char *)cfg + keys[i].off));
 	}
 	free(cfg->path);

@@ -123,6 +123,10 @@ struct wgotp_config {
 	char *activator_stream;		/* Stream = wgotp:activations (Mode = redis) */
 	char *gateway;			/* Gateway = this gateway's name (default: host name) */
 
+	/* [Metrics] */
+	char *metrics_listen;		/* Listen = ADDRESS:PORT of wg-activator's /metrics; "" = off */
+	char *metrics_file;		/* File = the login counters; "" = beside [Store] Path */
+
 	/* [Mail] */
 	enum wgotp_mail_transport mail_transport;	/* Transport = graph | smtp | sendmail | none */
 	char *mail_from;		/* From = address (Graph: the sending mailbox) */

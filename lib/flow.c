@@ -13,6 +13,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include "flow.h"
 #include "identity.h"
 #include "log.h"
+#include "metrics.h"
 #include "otp.h"
 #include "secret.h"
 
@@ -43,6 +45,7 @@ struct wgotp_flow {
 	wgotp_clock_fn clock;
 	void *clock_arg;
 	struct wgotp_totp_params totp;
+	struct wgotp_metrics *metrics;		/* NULL: nothing is counted */
 };
 
 /* Who the request is about, after looking in the directory. */
@@ -55,7 +58,7 @@ struct subject {
 	enum wgotp_reason why_not;		/* when !real */
 };
 
-static const char *const reason_names[] = {
+static const char *const reason_names[WGOTP_N_REASONS] = {
 	[WGOTP_R_OK] = "ok",
 	[WGOTP_R_CHALLENGE_SENT] = "code_sent",
 	[WGOTP_R_CHALLENGE_RESENT_LIMIT] = "code_sent_recently",
@@ -94,6 +97,15 @@ static const char *verdict_str(enum wgotp_verdict v)
 	case WGOTP_REJECT:	break;
 	}
 	return "reject";
+}
+
+/* For the mail latency: a monotonic clock, whatever the flow's clock. */
+static int64_t mono_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 int64_t wgotp_flow_now(const struct wgotp_flow *f)
@@ -160,6 +172,24 @@ static int check_directory_mode(const char *path, struct wgotp_error *err)
 	return 0;
 }
 
+/* Counting is never a reason to refuse a login: without the file, the
+ * flow counts nothing (a directory that does not exist, as on a Redis
+ * front end without a state directory, is not worth a warning). */
+static void open_metrics(struct wgotp_flow *f)
+{
+	struct wgotp_error merr = { "" };
+	char path[PATH_MAX];
+	int ret;
+
+	if (wgotp_metrics_path(f->cfg, path, sizeof(path)) < 0)
+		return;
+	ret = wgotp_metrics_open(path, &f->metrics, &merr);
+	if (ret == -ENOENT || ret == -EACCES)
+		log_debug("%s: nothing is counted", merr.msg);
+	else if (ret < 0)
+		log_warn("%s: nothing is counted", merr.msg);
+}
+
 int wgotp_flow_new(const struct wgotp_config *cfg, struct wgotp_store *store,
 		   struct wgotp_mailer *mailer, wgotp_clock_fn clock, void *clock_arg,
 		   struct wgotp_flow **out, struct wgotp_error *err)
@@ -205,6 +235,7 @@ int wgotp_flow_new(const struct wgotp_config *cfg, struct wgotp_store *store,
 	ret = wgotp_dir_cache_new(cfg->directory, &f->dir, err);
 	if (ret < 0)
 		goto cleanup;
+	open_metrics(f);
 	*out = f;
 	f = NULL;
 	ret = 0;
@@ -220,6 +251,7 @@ void wgotp_flow_free(struct wgotp_flow *f)
 	if (f->have_mailer && f->mailer.free)
 		f->mailer.free(f->mailer.arg);
 	wgotp_dir_cache_free(f->dir);
+	wgotp_metrics_close(f->metrics);
 	wgotp_wipe(f->key, sizeof(f->key));
 	free(f);
 }
@@ -231,9 +263,15 @@ static void counter_key(char *buf, const char *what, const char *user)
 
 /* One audit line for a decision, or for an error (err < 0) that kept the
  * flow from reaching one. */
-static void audit(const struct wgotp_request *req, const char *event, const struct subject *s,
-		  const struct wgotp_result *res, int err)
+static void audit(struct wgotp_flow *f, const struct wgotp_request *req, const char *event,
+		  const struct subject *s, const struct wgotp_result *res, int err)
 {
+	static const enum wgotp_metrics_result results[] = {
+		[WGOTP_ACCEPT] = WGOTP_MR_ACCEPT,
+		[WGOTP_CHALLENGE] = WGOTP_MR_CHALLENGE,
+		[WGOTP_REJECT] = WGOTP_MR_REJECT,
+	};
+
 	struct wgotp_audit a = {
 		.event = event,
 		.origin = req && req->origin ? req->origin : NULL,
@@ -252,6 +290,9 @@ static void audit(const struct wgotp_request *req, const char *event, const stru
 		a.duration = res->verdict == WGOTP_ACCEPT ? res->duration : 0;
 	}
 	wgotp_audit(&a);
+	wgotp_metrics_decision(f->metrics, a.origin, (int)s->method,
+			       err < 0 ? WGOTP_MR_ERROR : results[res->verdict],
+			       err < 0 ? -1 : (int)res->reason);
 }
 
 /* A user name as it came: a canonical name in any case (identity.h), or
@@ -625,7 +666,11 @@ static int begin_email(struct wgotp_flow *f, const struct subject *s,
 			.now = now,
 		};
 
+		int64_t t0 = mono_usec();
+
 		ret = f->mailer.send_code(f->mailer.arg, &m, &merr);
+		wgotp_metrics_mail(f->metrics, (int)f->cfg->mail_transport, ret == 0,
+				   mono_usec() - t0);
 		if (ret < 0) {
 			/* Never a challenge that cannot be answered. */
 			log_err("email code for %s not sent: %s", s->name,
@@ -658,7 +703,7 @@ int wgotp_begin(struct wgotp_flow *f, const struct wgotp_request *req, struct wg
 		snprintf(s.name, sizeof(s.name), "%s", "(invalid)");
 		s.method = decoy_method(f);
 		reject_result(res, WGOTP_R_UNKNOWN_USER);
-		audit(req, "begin", &s, res, 0);
+		audit(f, req, "begin", &s, res, 0);
 		return 0;
 	}
 	if (!req->user_override)
@@ -679,7 +724,7 @@ int wgotp_begin(struct wgotp_flow *f, const struct wgotp_request *req, struct wg
 	    (res->reason == WGOTP_R_BAD_CODE || res->reason == WGOTP_R_REPLAY))
 		res->reason = s.why_not;
 done:
-	audit(req, "begin", &s, res, ret);
+	audit(f, req, "begin", &s, res, ret);
 	if (dir)
 		wgotp_dir_cache_put(f->dir, dir);
 	return ret;
@@ -813,7 +858,7 @@ int wgotp_answer(struct wgotp_flow *f, const char *challenge_id, const char *cod
 	accept_result(f, &s, now, c.duration ? c.duration : (req ? req->duration : 0), c.device, res);
 	ret = clear_failures(f, &s);
 done:
-	audit(req, "answer", &s, res, ret);
+	audit(f, req, "answer", &s, res, ret);
 	if (dir)
 		wgotp_dir_cache_put(f->dir, dir);
 	return ret;

@@ -47,6 +47,7 @@ enum wgotp_reason {
 	WGOTP_R_UNKNOWN_CHALLENGE,
 	WGOTP_R_UNKNOWN_DEVICE,		/* asked for a device the user has not */
 };
+#define WGOTP_N_REASONS (WGOTP_R_UNKNOWN_DEVICE + 1)	/* keep with the last reason */
 
 const char *wgotp_reason_str(enum wgotp_reason r);
 

@@ -24,6 +24,7 @@
 #include "directory.h"
 #include "log.h"
 #include "loop.h"
+#include "exporter.h"
 #include "privs.h"
 #ifdef HAVE_REDIS
 #include "stream.h"
@@ -146,6 +147,7 @@ int main(int argc, char **argv)
 	struct loop *loop = NULL;
 	struct ctlsock *ctl = NULL;
 	struct activator act = { 0 };
+	struct act_metrics_server *metrics = NULL;
 #ifdef HAVE_REDIS
 	struct stream *stream = NULL;
 #endif
@@ -226,6 +228,11 @@ int main(int argc, char **argv)
 		log_err("%s", err.msg);
 		goto cleanup;
 	}
+	/* The endpoint's thread, after the drop as every thread. */
+	if (act_metrics_start(&act, &metrics, &err) < 0) {
+		log_err("%s", err.msg);
+		goto cleanup;
+	}
 	/* A failed first reconcile is logged; the timers retry. */
 	act_reconcile(&act);
 	/* Requests queued on the Redis stream, once the table is settled. */
@@ -258,6 +265,7 @@ cleanup:
 #ifdef HAVE_REDIS
 	stream_close(stream);
 #endif
+	act_metrics_stop(metrics);
 	ctl_close(ctl);
 	if (act_ready)
 		act_fini(&act);

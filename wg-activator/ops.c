@@ -18,6 +18,7 @@
 #include "activator.h"
 #include "audit.h"
 #include "log.h"
+#include "exporter.h"
 #include "proto.h"
 #include "reconcile.h"
 #include "session_ips.h"
@@ -47,6 +48,7 @@ static void arm_expiry(struct activator *a)
 {
 	int64_t next = table_next_expiry(&a->table);
 
+	act_metrics_live(a->table.n);
 	if (next == SCHED_NONE) {
 		loop_timer_disarm(a->loop, &a->expiry_timer);
 		return;
@@ -124,10 +126,13 @@ static void on_expiry(struct loop *l, struct loop_timer *t)
 	}
 	/* ... then the sessions */
 	for (size_t i = 0; i < n; i++) {
+		act_metrics_expiry(loop_now() - due[i]->s.expires * NSEC_PER_SEC);
 		ret = a->store->ops->session_del(a->store->state, due[i]->s.user, due[i]->s.device);
-		if (ret < 0 && ret != -ENOENT)
+		if (ret < 0 && ret != -ENOENT) {
+			act_metrics_store_error();
 			log_warn("expiry: deleting the session of %s/%s: %s (the next reconcile retries)",
 				 due[i]->s.user, due[i]->s.device, strerror(-ret));
+		}
 		audit("expire", due[i]->s.origin, &due[i]->s, NULL, "accept", "expired", NULL, 0);
 		table_del(&a->table, due[i]);
 	}
@@ -195,6 +200,7 @@ static int reconcile_apply(struct activator *a, const struct wgotp_directory *di
 			a->cfg->interface, err.msg);
 		goto cleanup;
 	}
+	act_metrics_reconcile(plan.added + plan.permanent_added, plan.removed);
 	/* ... then the sessions that ended */
 	for (size_t i = 0; i < plan.n_ended; i++) {
 		const struct wgotp_session *s = &sv->v[plan.ended[i]];
@@ -229,6 +235,7 @@ int act_reconcile(struct activator *a)
 
 	ret = a->store->ops->session_list(a->store->state, collect_session, &sv);
 	if (ret < 0) {
+		act_metrics_store_error();
 		log_err("reconcile: reading the sessions: %s", strerror(-ret));
 		goto cleanup;
 	}
@@ -410,6 +417,7 @@ static json_object *op_activate(struct ctx *c)
 	for (n_stored = 0; n_stored < n; n_stored++) {
 		ret = a->store->ops->session_put(a->store->state, &news[n_stored]);
 		if (ret < 0) {
+			act_metrics_store_error();
 			snprintf(err.msg, sizeof(err.msg), "storing the session: %s", strerror(-ret));
 			goto undo;
 		}
@@ -427,6 +435,7 @@ static json_object *op_activate(struct ctx *c)
 		json_object_array_add(arr, must(proto_session_json(&news[i])));
 		audit("activate", req->origin, &news[i], NULL, "accept", had[i] ? "extended" : "new",
 		      c->client, news[i].expires - now);
+		act_metrics_event(had[i] ? ACT_EV_EXTEND : ACT_EV_ACTIVATE, req->origin, 1);
 	}
 	json_object_object_add(r, "expires", json_object_new_int64(news[0].expires));
 	json_object_object_add(r, "permanent", json_object_new_boolean(0));
@@ -508,6 +517,7 @@ static json_object *op_deactivate(struct ctx *c)
 			log_warn("deactivate: deleting the session of %s/%s: %s (the next reconcile retries)",
 				 hit[i]->s.user, hit[i]->s.device, strerror(-ret));
 		audit("deactivate", req->origin, &hit[i]->s, NULL, "accept", "deactivated", c->client, 0);
+		act_metrics_event(ACT_EV_DEACTIVATE, req->origin, 1);
 		json_object_array_add(arr, must(proto_session_json(&hit[i]->s)));
 		table_del(&a->table, hit[i]);
 	}

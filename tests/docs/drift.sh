@@ -116,7 +116,7 @@ is "$missing" "" "wgotpctl(8) has every option"
 
 # doc/audit-log.md: an example line for every event the code writes, in
 # the format (the time first), and every reason of the login flow.
-events=$( { sed -n 's/.*[^_]audit(req, "\([a-z_]*\)".*/\1/p' "$S/lib/flow.c"
+events=$( { sed -n 's/.*[^_]audit(\(f, \)\{0,1\}req, "\([a-z_]*\)".*/\2/p' "$S/lib/flow.c"
 	sed -n 's/.*[^_]audit("\([a-z_]*\)".*/\1/p' "$S/wg-activator/ops.c"
 	sed -n 's/.*\.event = "\([a-z_]*\)".*/\1/p' "$S"/wgotpctl/*.c; } | sort -u)
 [ "$(printf '%s\n' "$events" | grep -c .)" -ge 5 ]

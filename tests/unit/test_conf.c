@@ -111,6 +111,13 @@ static void test_bad(void)
 	bad("[TOTP]\nDigits\n", "test.conf:2: expected \"Key = Value\"", "a line without '='");
 	bad("[TOTP]\n= 6\n", "missing key", "a value without a key");
 	bad("[TOTP]\nDigits = 5\n", "test.conf:2: [TOTP] Digits: must be within 6..8", "digits out of range");
+	bad("[Metrics]\nListen = localhost:9588\n", "test.conf:2: [Metrics] Listen: \"localhost:9588\" is not ADDRESS:PORT",
+	    "metrics on a host name (numeric only)");
+	bad("[Metrics]\nListen = 127.0.0.1\n", "[Metrics] Listen", "metrics without a port");
+	bad("[Metrics]\nListen = 127.0.0.1:0\n", "[Metrics] Listen", "metrics on port 0");
+	bad("[Metrics]\nListen = 127.0.0.1:65536\n", "[Metrics] Listen", "metrics on port 65536");
+	bad("[Metrics]\nListen = ::1:9588\n", "[Metrics] Listen", "IPv6 without brackets");
+	bad("[Metrics]\nListen = [::1]:95x8\n", "[Metrics] Listen", "a port with a letter");
 	bad("[TOTP]\nDigits = six\n", "[TOTP] Digits: \"six\" is not a whole number", "digits not a number");
 	bad("[TOTP]\nDigits = 6x\n", "is not a whole number", "trailing garbage after a number");
 	bad("[TOTP]\nDigits =\n", "[TOTP] Digits: needs a value", "an empty number");
