@@ -549,7 +549,8 @@ static int sq_open_counters(struct sq_store *s, const struct wgotp_config *cfg,
 
 	if (asprintf(&path, "%s-counters", s->path) < 0)
 		return wgotp_error_set(err, ENOMEM, "store: out of memory");
-	ret = wgotp_ctab_open(path, (uint64_t)cfg->store_counter_slots, db, &s->ctab, err);
+	ret = wgotp_ctab_open(path, (uint64_t)cfg->store_counter_slots, db, s->busy_ms, &s->ctab,
+			      err);
 	free(path);
 	return ret;
 }
@@ -1056,7 +1057,8 @@ static int sq_counter_hit(void *st_, const char *key, int64_t now, int64_t windo
 		}
 		wgotp_ctab_set(e, n, end);
 	}
-	e->value++;
+	if (e->value < INT64_MAX)	/* the file's group may have written anything */
+		e->value++;
 	if (count)
 		*count = e->value;
 cleanup:
