@@ -499,6 +499,7 @@ static void test_hostile_bytes(void)
 	is_int(bad, 0, "a garbage header (hash key, spill flag, the rest): the store keeps its rules");
 
 	/* Every slot: live-looking entries everywhere, odd and even tags. */
+	bad = 0;
 	for (i = 4096; i < len; i++)
 		map[i] = (unsigned char)(i * 131 + (i >> 8));
 	for (k = 0; k < 200; k++) {
@@ -513,6 +514,7 @@ static void test_hostile_bytes(void)
 	}
 	is_int(bad, 0, "garbage in every slot: the store keeps its rules");
 
+	bad = 0;
 	nslots = (uint64_t *)(map + 16);
 	*nslots = 1ULL << 62;
 	for (k = 0; k < 200; k++) {
