@@ -515,6 +515,38 @@ static int ctab_probe(struct wgotp_ctab *t, enum wgotp_ctab_ns ns, const char *k
 	return 0;
 }
 
+int wgotp_ctab_peek(struct wgotp_ctab *t, enum wgotp_ctab_ns ns, const char *key, int64_t now,
+		    struct wgotp_ctab_entry *out)
+{
+	struct ctab_slot *s;
+	size_t len = strlen(key);
+	uint64_t tag[2], i;
+	int64_t expires;
+
+	if (len > CTAB_KEY_MAX)
+		return -EINVAL;
+	if (wgotp_ctab_spilled(t))
+		return -EAGAIN;
+	key_tag(t, ns, key, len, tag);
+	for (i = 0; i < CTAB_PROBES; i++) {
+		s = &t->slots[(tag[0] + i) & t->mask];
+		if (__atomic_load_n(&s->tag[0], __ATOMIC_ACQUIRE) == tag[0] &&
+		    __atomic_load_n(&s->tag[1], __ATOMIC_ACQUIRE) == tag[1]) {
+			expires = __atomic_load_n(&s->e.expires, __ATOMIC_ACQUIRE);
+			out->value = __atomic_load_n(&s->e.value, __ATOMIC_ACQUIRE);
+			out->expires = expires;
+			/* a key being seeded from the database sets this first */
+			if (wgotp_ctab_spilled(t))
+				return -EAGAIN;
+			return expires > now ? 0 : -ENOENT;
+		}
+		if (__atomic_load_n(&s->tag[0], __ATOMIC_ACQUIRE) == 0 &&
+		    __atomic_load_n(&s->tag[1], __ATOMIC_ACQUIRE) == 0)
+			break;
+	}
+	return wgotp_ctab_spilled(t) ? -EAGAIN : -ENOENT;
+}
+
 int wgotp_ctab_find(struct wgotp_ctab *t, enum wgotp_ctab_ns ns, const char *key, int64_t now,
 		    struct wgotp_ctab_entry **e)
 {

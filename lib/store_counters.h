@@ -55,9 +55,10 @@ struct wgotp_ctab_entry {
 
 struct wgotp_ctab;
 
-/* Keeps stores to the table in program order: a process killed between
- * two of them must leave entries the next process can use. */
-#define wgotp_ctab_fence() __atomic_signal_fence(__ATOMIC_SEQ_CST)
+/* Keeps stores to the table in program order, for a process killed
+ * between two of them (it must leave entries the next process can use)
+ * and for wgotp_ctab_peek on another CPU. */
+#define wgotp_ctab_fence() __atomic_thread_fence(__ATOMIC_RELEASE)
 
 /* Set an entry found under the lock: the window before the count. */
 static inline void wgotp_ctab_set(struct wgotp_ctab_entry *e, int64_t value, int64_t expires)
@@ -98,6 +99,18 @@ int wgotp_ctab_find(struct wgotp_ctab *t, enum wgotp_ctab_ns ns, const char *key
  */
 int wgotp_ctab_claim(struct wgotp_ctab *t, enum wgotp_ctab_ns ns, const char *key, int64_t now,
 		     struct wgotp_ctab_entry **e, bool *created);
+
+/*
+ * A copy of the live entry for key at now, without the lock (no system
+ * call): for a read that may race with updates anyway, the failure
+ * throttle's. What it sees of an update in progress is the entry before
+ * it, a new entry at 0, or the entry after it, never a mix of two keys.
+ * -ENOENT when absent; -EAGAIN once the table has spilled (the key may be
+ * in the database, whose seeding a lockless read could see half done):
+ * take the lock and use wgotp_ctab_find.
+ */
+int wgotp_ctab_peek(struct wgotp_ctab *t, enum wgotp_ctab_ns ns, const char *key, int64_t now,
+		    struct wgotp_ctab_entry *out);
 
 /* Whether some key has ever been kept in the database instead. */
 bool wgotp_ctab_spilled(const struct wgotp_ctab *t);
