@@ -297,17 +297,30 @@ static bool info_field(const char *text, const char *field, char *out, size_t si
 
 /*
  * The server's maxmemory-policy into policy, "" when the server does not
- * say: CONFIG GET, or INFO memory for an ACL user without CONFIG (INFO
- * tells no secret; CONFIG GET also returns masterauth). -EIO when the
+ * say (why: what each command answered). INFO memory first: the store's
+ * ACL in doc/redis.md allows it, and it tells no secret; then CONFIG GET
+ * (which also returns masterauth, so that ACL does not allow it; a denied
+ * command lands in the server's ACL LOG at every connect). -EIO when the
  * connection failed.
  */
 static int rd_policy(redisContext *c, char *policy, size_t size, char *why, size_t why_size)
 {
-	const char *cfg[] = { "CONFIG", "GET", "maxmemory-policy" };
 	const char *info[] = { "INFO", "memory" };
+	const char *cfg[] = { "CONFIG", "GET", "maxmemory-policy" };
 	redisReply *r;
 
 	policy[0] = '\0';
+	r = redisCommandArgv(c, 2, info, NULL);
+	if (!r)
+		return -EIO;
+	if ((r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) &&
+	    info_field(r->str, "maxmemory_policy", policy, size)) {
+		freeReplyObject(r);
+		return 0;
+	}
+	snprintf(why, why_size, "INFO: %.100s",
+		 r->type == REDIS_REPLY_ERROR ? r->str : "no maxmemory_policy");
+	freeReplyObject(r);
 	r = redisCommandArgv(c, 3, cfg, NULL);
 	if (!r)
 		return -EIO;
@@ -317,19 +330,8 @@ static int rd_policy(redisContext *c, char *policy, size_t size, char *why, size
 		freeReplyObject(r);
 		return 0;
 	}
-	snprintf(why, why_size, "CONFIG GET: %.100s",
+	snprintf(why + strlen(why), why_size - strlen(why), "; CONFIG GET: %.100s",
 		 r->type == REDIS_REPLY_ERROR ? r->str : "an unexpected reply");
-	freeReplyObject(r);
-	r = redisCommandArgv(c, 2, info, NULL);
-	if (!r)
-		return -EIO;
-	if ((r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) &&
-	    info_field(r->str, "maxmemory_policy", policy, size)) {
-		freeReplyObject(r);
-		return 0;
-	}
-	snprintf(why + strlen(why), why_size - strlen(why), "; INFO: %.100s",
-		 r->type == REDIS_REPLY_ERROR ? r->str : "no maxmemory_policy");
 	freeReplyObject(r);
 	return 0;
 }
@@ -343,7 +345,7 @@ static int rd_policy(redisContext *c, char *policy, size_t size, char *why, size
  * at every connect: the login fails closed, and the store does not open,
  * which says it where an administrator looks (a warning would be read
  * after the replay). When the policy cannot be read (an ACL without
- * CONFIG and INFO, a managed Redis), that is logged once, not refused.
+ * INFO and CONFIG, a managed Redis), that is logged once, not refused.
  */
 static int rd_check_eviction(struct rd_store *s, redisContext *c, struct wgotp_error *err)
 {

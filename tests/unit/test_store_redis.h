@@ -436,6 +436,17 @@ static void test_redis_eviction(const char *path)
 	wgotp_store_close(st);
 	st = NULL;
 
+	/* An ACL without INFO: the policy comes from CONFIG GET. */
+	pw = acl_user(rc, "wgotp-noinfo", "-info", NULL);
+	free(cfg->redis_user);
+	cfg->redis_user = strdup("wgotp-noinfo");
+	free(cfg->redis_password_file);
+	cfg->redis_password_file = pw;
+	is_int(wgotp_store_open(cfg, &st, &err), -EPERM, "no INFO for the user: CONFIG GET tells, refused");
+	ok(strstr(err.msg, "allkeys-lfu") != NULL, "... %s", err.msg);
+	wgotp_store_close(st);
+	st = NULL;
+
 	/* Neither CONFIG nor INFO: cannot be checked, said once, not refused. */
 	pw = acl_user(rc, "wgotp-nocheck", "-config", "-info");
 	free(cfg->redis_user);
@@ -458,6 +469,7 @@ static void test_redis_eviction(const char *path)
 
 	set_policy(rc, orig);
 	acl_deluser(rc, "wgotp-noconfig");
+	acl_deluser(rc, "wgotp-noinfo");
 	acl_deluser(rc, "wgotp-nocheck");
 	redisFree(rc);
 	wgotp_config_free(cfg);
