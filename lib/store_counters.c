@@ -5,12 +5,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -26,65 +29,53 @@
 #define CTAB_MAX_SLOTS (1ULL << 26)
 #define CTAB_PROBES 64		/* slots looked at before the table counts as full */
 #define CTAB_KEY_MAX 1024
-#define BOOT_ID_LEN 36		/* a UUID */
+#define CTAB_WAIT_MS 5000	/* the default bound on waiting for the lock */
+#define CTAB_OLD_LOCK_LEN 37	/* where files of earlier releases kept a boot id */
 
 struct ctab_slot {
 	uint64_t tag[2];	/* {0, 0}: never used (tag[1] of a key is odd) */
 	struct wgotp_ctab_entry e;
 };
 
+/*
+ * Everything in the file is data that any member of the file's group may
+ * write at any moment: nothing read from it becomes a pointer, a size or
+ * an index unchecked, and it holds no lock state (the lock is the
+ * kernel's, see wgotp_ctab_lock). Files of earlier releases kept a boot
+ * id and a robust mutex after hash_key; those bytes are neither read nor
+ * written now, so such a file is used as it is (same version).
+ */
 struct ctab_header {
 	char magic[8];
 	uint32_t version;
 	uint32_t slot_size;
 	uint64_t nslots;
 	uint8_t hash_key[2][WGOTP_SIPHASH_KEY_LEN];
-	char boot_id[BOOT_ID_LEN + 1];	/* the boot the lock was set up in */
+	char unused[CTAB_OLD_LOCK_LEN];
 	uint32_t spilled;
-	pthread_mutex_t lock;		/* robust, process-shared */
 };
 
 _Static_assert(sizeof(struct ctab_header) <= CTAB_HEADER_SIZE, "counter table header too large");
+_Static_assert(offsetof(struct ctab_header, spilled) == 96, "counter table header layout");
 _Static_assert(sizeof(struct ctab_slot) == 32, "counter table slot size");
 
+/* Process memory: nothing here is in the file. */
 struct wgotp_ctab {
 	struct ctab_header *hdr;
 	struct ctab_slot *slots;
-	uint64_t mask;
+	uint64_t mask;			/* nslots - 1, as checked at open */
 	size_t map_len;
 	char *path;
+	int fd;				/* our own open file description: its flock is the lock */
+	dev_t dev;
+	ino_t ino;
+	int wait_ms;
+	pthread_mutex_t mutex;		/* the threads of this process (they share fd) */
+	volatile char *forked;		/* a MADV_WIPEONFORK page: reads 0 in a child */
+	size_t forked_len;
+	bool wipe;			/* MADV_WIPEONFORK worked */
+	pid_t pid;			/* where it did not */
 };
-
-/* The running kernel's boot id, or "" when it cannot be read. */
-static void boot_id(char out[BOOT_ID_LEN + 1])
-{
-	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
-
-	out[0] = '\0';
-	if (!f)
-		return;
-	if (!fgets(out, BOOT_ID_LEN + 1, f))
-		out[0] = '\0';
-	fclose(f);
-	out[strcspn(out, "\n")] = '\0';
-}
-
-static int lock_init(pthread_mutex_t *m)
-{
-	pthread_mutexattr_t a;
-	int ret;
-
-	ret = pthread_mutexattr_init(&a);
-	if (ret)
-		return -ret;
-	ret = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-	if (!ret)
-		ret = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-	if (!ret)
-		ret = pthread_mutex_init(m, &a);
-	pthread_mutexattr_destroy(&a);
-	return -ret;
-}
 
 static uint64_t round_slots(uint64_t n)
 {
@@ -94,6 +85,184 @@ static uint64_t round_slots(uint64_t n)
 		v <<= 1;
 	return v;
 }
+
+/* ---- the lock ----------------------------------------------------------- */
+
+static struct timespec deadline_after(int ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}
+
+static bool passed(const struct timespec *deadline)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > deadline->tv_sec ||
+	       (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
+}
+
+/*
+ * The kernel lock: flock on our own open file description, released by
+ * the kernel when the process dies however it dies, and gone after a
+ * reboot. flock has no timeout, and a member of the file's group may hold
+ * it for as long as it likes, so a contended lock is polled until the
+ * deadline: the holder is normally another process inside one table
+ * operation (under a microsecond; as long as BusyTimeout when a spilled
+ * key waits for SQLite), so yield a few times, then sleep from 20 us,
+ * doubling up to 1 ms. Uncontended, it is one system call.
+ */
+static int kernel_lock(int fd, const struct timespec *deadline)
+{
+	struct timespec nap = { 0, 20000 };
+	int i;
+
+	for (i = 0;; i++) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return -errno;
+		if (passed(deadline))
+			return -EBUSY;
+		if (i < 8) {
+			sched_yield();
+			continue;
+		}
+		nanosleep(&nap, NULL);
+		if (nap.tv_nsec < 1000000L)
+			nap.tv_nsec *= 2;
+	}
+}
+
+/*
+ * A child of fork() shares our open file description, and with it the
+ * flock: it would not exclude its parent. The page at t->forked is
+ * MADV_WIPEONFORK, so a child reads 0 there without a system call; where
+ * the kernel lacks it (before 4.14), the pid is compared at each lock.
+ */
+static void fork_mark(struct wgotp_ctab *t)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	void *p;
+
+	t->pid = getpid();
+	if (page <= 0)
+		return;
+	p = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return;
+	t->forked = p;
+	t->forked_len = (size_t)page;
+#ifdef MADV_WIPEONFORK
+	if (madvise(p, (size_t)page, MADV_WIPEONFORK) == 0) {
+		t->wipe = true;
+		*t->forked = 1;
+	}
+#endif
+}
+
+static bool forked(const struct wgotp_ctab *t)
+{
+	if (t->wipe && *t->forked)
+		return false;
+	return getpid() != t->pid;
+}
+
+/* In a child of fork(): an open file description of our own, for the
+ * same file (through /proc, so a rename or chdir does not matter). */
+static int reopen(struct wgotp_ctab *t)
+{
+	char proc[64];
+	struct stat sb;
+	int fd;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", t->fd);
+	fd = open(proc, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		fd = open(t->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		log_err("store: %s: reopening the counter table after fork: %s", t->path,
+			strerror(errno));
+		return -EIO;
+	}
+	if (fstat(fd, &sb) < 0 || sb.st_dev != t->dev || sb.st_ino != t->ino) {
+		log_err("store: %s: the counter table was replaced since it was opened", t->path);
+		close(fd);
+		return -EIO;
+	}
+	close(t->fd);	/* the parent keeps its lock: it holds the description too */
+	t->fd = fd;
+	t->pid = getpid();
+	if (t->wipe)
+		*t->forked = 1;
+	return 0;
+}
+
+/*
+ * Two locks, neither in the file: the process-private mutex orders this
+ * process's threads (they share t->fd, and a flock does not exclude two
+ * holders of one open file description), then the flock orders the
+ * processes. Both waits end at the same deadline, t->wait_ms from now.
+ */
+int wgotp_ctab_lock(struct wgotp_ctab *t)
+{
+	struct timespec deadline = { 0, 0 };
+	int ret;
+
+	ret = pthread_mutex_trylock(&t->mutex);
+	if (ret == EBUSY) {
+		deadline = deadline_after(t->wait_ms);
+		ret = pthread_mutex_clocklock(&t->mutex, CLOCK_MONOTONIC, &deadline);
+	}
+	if (ret == ETIMEDOUT) {
+		log_err("store: %s: the counter table's lock was busy in this process for %d ms; "
+			"refusing", t->path, t->wait_ms);
+		return -EBUSY;
+	}
+	if (ret) {
+		log_err("store: %s: counter table lock: %s", t->path, strerror(ret));
+		return -EIO;
+	}
+	if (forked(t)) {
+		ret = reopen(t);
+		if (ret < 0)
+			goto fail;
+	}
+	if (flock(t->fd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	if (deadline.tv_sec == 0)
+		deadline = deadline_after(t->wait_ms);
+	ret = kernel_lock(t->fd, &deadline);
+	if (ret == 0)
+		return 0;
+	if (ret == -EBUSY)
+		log_err("store: %s: another process has held the counter table's lock for more "
+			"than %d ms; refusing", t->path, t->wait_ms);
+	else
+		log_err("store: %s: counter table lock: %s", t->path, strerror(-ret));
+	ret = ret == -EBUSY ? -EBUSY : -EIO;
+fail:
+	pthread_mutex_unlock(&t->mutex);
+	return ret;
+}
+
+void wgotp_ctab_unlock(struct wgotp_ctab *t)
+{
+	if (flock(t->fd, LOCK_UN) < 0)
+		log_err("store: %s: counter table unlock: %s", t->path, strerror(errno));
+	pthread_mutex_unlock(&t->mutex);
+}
+
+/* ---- the file ----------------------------------------------------------- */
 
 /* A new file (size 0, flock held): size it and write the header. */
 static int ctab_format(struct wgotp_ctab *t, int fd, uint64_t slots, const struct stat *like,
@@ -128,8 +297,6 @@ static int ctab_format(struct wgotp_ctab *t, int fd, uint64_t slots, const struc
 	}
 	h = map;
 	ret = wgotp_random(h->hash_key, sizeof(h->hash_key));
-	if (ret == 0)
-		ret = lock_init(&h->lock);
 	if (ret < 0) {
 		munmap(map, len);
 		return wgotp_error_set(err, -ret, "store: %s: initialising: %s", t->path, strerror(-ret));
@@ -137,17 +304,22 @@ static int ctab_format(struct wgotp_ctab *t, int fd, uint64_t slots, const struc
 	h->version = CTAB_VERSION;
 	h->slot_size = sizeof(struct ctab_slot);
 	h->nslots = n;
-	boot_id(h->boot_id);
 	memcpy(h->magic, CTAB_MAGIC, sizeof(h->magic));	/* last: the file is now valid */
 	t->hdr = h;
 	t->map_len = len;
+	t->mask = n - 1;
 	return 0;
 }
 
-/* An existing file (flock held): check it and map it. */
+/*
+ * An existing file (flock held): check it and map it. The size is read
+ * from the file once, checked, and kept here: a group member who changes
+ * it afterwards changes nothing we index with.
+ */
 static int ctab_map(struct wgotp_ctab *t, int fd, off_t size, struct wgotp_error *err)
 {
 	struct ctab_header *h;
+	uint64_t n;
 	void *map;
 	int e;
 
@@ -159,15 +331,17 @@ static int ctab_map(struct wgotp_ctab *t, int fd, off_t size, struct wgotp_error
 		return wgotp_error_set(err, e, "store: mmap %s: %s", t->path, strerror(e));
 	}
 	h = map;
+	n = __atomic_load_n(&h->nslots, __ATOMIC_RELAXED);
 	if (memcmp(h->magic, CTAB_MAGIC, sizeof(h->magic)) != 0 || h->version != CTAB_VERSION ||
-	    h->slot_size != sizeof(struct ctab_slot) || h->nslots < CTAB_MIN_SLOTS ||
-	    h->nslots > CTAB_MAX_SLOTS || (h->nslots & (h->nslots - 1)) != 0 ||
-	    (uint64_t)size != CTAB_HEADER_SIZE + h->nslots * sizeof(struct ctab_slot)) {
+	    h->slot_size != sizeof(struct ctab_slot) || n < CTAB_MIN_SLOTS ||
+	    n > CTAB_MAX_SLOTS || (n & (n - 1)) != 0 ||
+	    (uint64_t)size != CTAB_HEADER_SIZE + n * sizeof(struct ctab_slot)) {
 		munmap(map, (size_t)size);
 		goto bad;
 	}
 	t->hdr = h;
 	t->map_len = (size_t)size;
+	t->mask = n - 1;
 	return 0;
 bad:
 	return wgotp_error_set(err, EINVAL,
@@ -175,26 +349,51 @@ bad:
 			       "stop the services and remove it", t->path);
 }
 
-int wgotp_ctab_open(const char *path, uint64_t slots, const struct stat *like,
+int wgotp_ctab_open(const char *path, uint64_t slots, const struct stat *like, int wait_ms,
 		    struct wgotp_ctab **out, struct wgotp_error *err)
 {
 	struct wgotp_ctab *t;
-	char boot[BOOT_ID_LEN + 1];
+	struct timespec deadline;
 	struct stat sb;
-	int fd = -1, e, ret;
+	bool locked = false;
+	int e, ret;
 
 	*out = NULL;
+	if (wait_ms <= 0)
+		wait_ms = CTAB_WAIT_MS;
+	deadline = deadline_after(wait_ms);
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return wgotp_error_set(err, ENOMEM, "store: out of memory");
+	t->fd = -1;
+	t->wait_ms = wait_ms;
+	ret = pthread_mutex_init(&t->mutex, NULL);
+	if (ret) {
+		free(t);
+		return wgotp_error_set(err, ret, "store: mutex: %s", strerror(ret));
+	}
+	fork_mark(t);
 	t->path = strdup(path);
 	if (!t->path) {
 		ret = wgotp_error_set(err, ENOMEM, "store: out of memory");
 		goto cleanup;
 	}
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, CTAB_MODE);
-	if (fd < 0 || flock(fd, LOCK_EX) < 0 || fstat(fd, &sb) < 0) {
+	t->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, CTAB_MODE);
+	if (t->fd < 0) {
 		e = errno;
+		ret = wgotp_error_set(err, e, "store: cannot open %s: %s", path, strerror(e));
+		goto cleanup;
+	}
+	/* The table's own lock: no other opener formats it under us. */
+	ret = kernel_lock(t->fd, &deadline);
+	if (ret == -EBUSY) {
+		ret = wgotp_error_set(err, EBUSY, "store: %s: another process has held the counter "
+				      "table's lock for more than %d ms", path, wait_ms);
+		goto cleanup;
+	}
+	locked = ret == 0;
+	if (ret < 0 || fstat(t->fd, &sb) < 0) {
+		e = ret < 0 ? -ret : errno;
 		ret = wgotp_error_set(err, e, "store: cannot open %s: %s", path, strerror(e));
 		goto cleanup;
 	}
@@ -211,37 +410,21 @@ int wgotp_ctab_open(const char *path, uint64_t slots, const struct stat *like,
 		goto cleanup;
 	}
 	if (sb.st_size == 0)
-		ret = ctab_format(t, fd, slots, like, err);
+		ret = ctab_format(t, t->fd, slots, like, err);
 	else
-		ret = ctab_map(t, fd, sb.st_size, err);
+		ret = ctab_map(t, t->fd, sb.st_size, err);
 	if (ret < 0)
 		goto cleanup;
 	t->slots = (struct ctab_slot *)((char *)t->hdr + CTAB_HEADER_SIZE);
-	t->mask = t->hdr->nslots - 1;
-
-	/* The first open after a reboot sets the lock up again: a lock held
-	 * when the machine went down is in the file, its owner is not. No
-	 * process of this boot can have used it yet (we hold the flock). */
-	boot_id(boot);
-	if (boot[0] && strcmp(boot, t->hdr->boot_id) != 0) {
-		ret = lock_init(&t->hdr->lock);
-		if (ret < 0) {
-			ret = wgotp_error_set(err, -ret, "store: %s: lock: %s", path, strerror(-ret));
-			goto cleanup;
-		}
-		memcpy(t->hdr->boot_id, boot, sizeof(boot));
-	}
+	t->dev = sb.st_dev;
+	t->ino = sb.st_ino;
 	*out = t;
-	t = NULL;
 	ret = 0;
 cleanup:
-	if (fd >= 0) {
-		/* Unlock by hand: the mapping holds the open file, and with it
-		 * the flock, after close. */
-		flock(fd, LOCK_UN);
-		close(fd);
-	}
-	wgotp_ctab_close(t);
+	if (locked)
+		flock(t->fd, LOCK_UN);
+	if (ret < 0)
+		wgotp_ctab_close(t);
 	return ret;
 }
 
@@ -251,31 +434,13 @@ void wgotp_ctab_close(struct wgotp_ctab *t)
 		return;
 	if (t->hdr)
 		munmap(t->hdr, t->map_len);
+	if (t->fd >= 0)
+		close(t->fd);
+	if (t->forked)
+		munmap((void *)t->forked, t->forked_len);
+	pthread_mutex_destroy(&t->mutex);
 	free(t->path);
 	free(t);
-}
-
-int wgotp_ctab_lock(struct wgotp_ctab *t)
-{
-	int ret = pthread_mutex_lock(&t->hdr->lock);
-
-	if (ret == EOWNERDEAD) {
-		/* Every update leaves a usable entry at each store (see
-		 * ctab_probe), so the table is consistent as it is. */
-		log_warn("store: %s: a process died holding the counter table's lock; recovered",
-			 t->path);
-		ret = pthread_mutex_consistent(&t->hdr->lock);
-	}
-	if (ret) {
-		log_err("store: %s: counter table lock: %s", t->path, strerror(ret));
-		return -EIO;
-	}
-	return 0;
-}
-
-void wgotp_ctab_unlock(struct wgotp_ctab *t)
-{
-	pthread_mutex_unlock(&t->hdr->lock);
 }
 
 bool wgotp_ctab_spilled(const struct wgotp_ctab *t)
@@ -348,6 +513,38 @@ static int ctab_probe(struct wgotp_ctab *t, enum wgotp_ctab_ns ns, const char *k
 	*e = &reuse->e;
 	*created = true;
 	return 0;
+}
+
+int wgotp_ctab_peek(struct wgotp_ctab *t, enum wgotp_ctab_ns ns, const char *key, int64_t now,
+		    struct wgotp_ctab_entry *out)
+{
+	struct ctab_slot *s;
+	size_t len = strlen(key);
+	uint64_t tag[2], i;
+	int64_t expires;
+
+	if (len > CTAB_KEY_MAX)
+		return -EINVAL;
+	if (wgotp_ctab_spilled(t))
+		return -EAGAIN;
+	key_tag(t, ns, key, len, tag);
+	for (i = 0; i < CTAB_PROBES; i++) {
+		s = &t->slots[(tag[0] + i) & t->mask];
+		if (__atomic_load_n(&s->tag[0], __ATOMIC_ACQUIRE) == tag[0] &&
+		    __atomic_load_n(&s->tag[1], __ATOMIC_ACQUIRE) == tag[1]) {
+			expires = __atomic_load_n(&s->e.expires, __ATOMIC_ACQUIRE);
+			out->value = __atomic_load_n(&s->e.value, __ATOMIC_ACQUIRE);
+			out->expires = expires;
+			/* a key being seeded from the database sets this first */
+			if (wgotp_ctab_spilled(t))
+				return -EAGAIN;
+			return expires > now ? 0 : -ENOENT;
+		}
+		if (__atomic_load_n(&s->tag[0], __ATOMIC_ACQUIRE) == 0 &&
+		    __atomic_load_n(&s->tag[1], __ATOMIC_ACQUIRE) == 0)
+			break;
+	}
+	return wgotp_ctab_spilled(t) ? -EAGAIN : -ENOENT;
 }
 
 int wgotp_ctab_find(struct wgotp_ctab *t, enum wgotp_ctab_ns ns, const char *key, int64_t now,

@@ -4,8 +4,8 @@
  * counters of each user, the state every login reads and writes, kept in
  * a small memory-mapped file beside the database (<Path>-counters) and
  * shared by every process that opens the store (freeradius threads, PAM in
- * each sshd child, wgotpctl). One update is a few hundred nanoseconds
- * under a process-shared lock, where a SQLite commit costs several
+ * each sshd child, wgotpctl). One update is under a microsecond (two
+ * system calls for the lock), where a SQLite commit costs several
  * microseconds and a dozen system calls.
  *
  * Durability is the database's (WAL, synchronous = NORMAL): an update is
@@ -15,10 +15,16 @@
  *
  * An open-addressing hash table of fixed size (CounterSlots, chosen when
  * the file is created), keyed by a 128-bit SipHash of the key under a
- * random key stored in the file. The lock is a robust process-shared
- * mutex: a process killed while holding it cannot block the others, and
- * it is initialised again on the first open after a reboot (a mutex left
- * locked by a power cut would otherwise never be released).
+ * random key stored in the file.
+ *
+ * The file is mode 0660, group freerad: a member of that group may write
+ * any byte of it while root processes (sshd with pam_wgotp, wgotpctl) use
+ * it. So it holds data only, never a pointer or lock state: the lock is
+ * the kernel's (a flock on each handle's own open file description, plus
+ * a process-private mutex for the threads that share that handle). The
+ * kernel releases it when its holder dies, however it dies, and a reboot
+ * forgets it; a holder that never lets go (hung, or hostile) costs a
+ * waiter the bound given at open, then -EBUSY.
  *
  * When the table is full (no free or expired slot within the probe limit)
  * the caller keeps that key in the database instead, and marks the table
@@ -49,9 +55,10 @@ struct wgotp_ctab_entry {
 
 struct wgotp_ctab;
 
-/* Keeps stores to the table in program order: a process killed between
- * two of them must leave entries the next process can use. */
-#define wgotp_ctab_fence() __atomic_signal_fence(__ATOMIC_SEQ_CST)
+/* Keeps stores to the table in program order, for a process killed
+ * between two of them (it must leave entries the next process can use)
+ * and for wgotp_ctab_peek on another CPU. */
+#define wgotp_ctab_fence() __atomic_thread_fence(__ATOMIC_RELEASE)
 
 /* Set an entry found under the lock: the window before the count. */
 static inline void wgotp_ctab_set(struct wgotp_ctab_entry *e, int64_t value, int64_t expires)
@@ -64,13 +71,18 @@ static inline void wgotp_ctab_set(struct wgotp_ctab_entry *e, int64_t value, int
 /*
  * Open (or create, with mode 0660 and, when run as root, the owner and
  * group of `like`, the database) the table at path. slots is rounded up
- * to a power of two; an existing table keeps its own size.
+ * to a power of two; an existing table keeps its own size. wait_ms
+ * (<= 0: 5000) bounds every wait for the lock, this open's included.
  */
-int wgotp_ctab_open(const char *path, uint64_t slots, const struct stat *like,
+int wgotp_ctab_open(const char *path, uint64_t slots, const struct stat *like, int wait_ms,
 		    struct wgotp_ctab **out, struct wgotp_error *err);
 void wgotp_ctab_close(struct wgotp_ctab *t);	/* accepts NULL */
 
-/* Take and release the table's lock. Every call below needs it held. */
+/*
+ * Take and release the table's lock. Every call below needs it held.
+ * -EBUSY (logged) when it stayed held for wait_ms, -EIO on another
+ * failure: the caller fails closed.
+ */
 int wgotp_ctab_lock(struct wgotp_ctab *t);
 void wgotp_ctab_unlock(struct wgotp_ctab *t);
 
@@ -87,6 +99,18 @@ int wgotp_ctab_find(struct wgotp_ctab *t, enum wgotp_ctab_ns ns, const char *key
  */
 int wgotp_ctab_claim(struct wgotp_ctab *t, enum wgotp_ctab_ns ns, const char *key, int64_t now,
 		     struct wgotp_ctab_entry **e, bool *created);
+
+/*
+ * A copy of the live entry for key at now, without the lock (no system
+ * call): for a read that may race with updates anyway, the failure
+ * throttle's. What it sees of an update in progress is the entry before
+ * it, a new entry at 0, or the entry after it, never a mix of two keys.
+ * -ENOENT when absent; -EAGAIN once the table has spilled (the key may be
+ * in the database, whose seeding a lockless read could see half done):
+ * take the lock and use wgotp_ctab_find.
+ */
+int wgotp_ctab_peek(struct wgotp_ctab *t, enum wgotp_ctab_ns ns, const char *key, int64_t now,
+		    struct wgotp_ctab_entry *out);
 
 /* Whether some key has ever been kept in the database instead. */
 bool wgotp_ctab_spilled(const struct wgotp_ctab *t);

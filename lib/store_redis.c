@@ -239,6 +239,7 @@ struct rd_store {
 	struct rd_conn *conns;
 	int down;		/* atomic: the last attempt failed */
 	int64_t retry_at;	/* atomic: monotonic ms before which no connect is tried */
+	int policy_warned;	/* atomic: "could not check maxmemory-policy" was logged */
 };
 
 static int64_t mono_ms(void)
@@ -288,8 +289,106 @@ static void rd_up(struct rd_store *s)
 		wgotp_log(WGOTP_LOG_INFO, "store: redis %s is reachable again", s->t.where);
 }
 
+/* field in INFO's text ("field:value\r\n") into out; false if absent. */
+static bool info_field(const char *text, const char *field, char *out, size_t size)
+{
+	size_t n = strlen(field), len;
+	const char *p;
+
+	for (p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (strncmp(p, field, n) != 0 || p[n] != ':')
+			continue;
+		p += n + 1;
+		len = strcspn(p, "\r\n");
+		if (len >= size)
+			return false;
+		memcpy(out, p, len);
+		out[len] = '\0';
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The server's maxmemory-policy into policy, "" when the server does not
+ * say (why: what each command answered). INFO memory first: the store's
+ * ACL in doc/redis.md allows it, and it tells no secret; then CONFIG GET
+ * (which also returns masterauth, so that ACL does not allow it; a denied
+ * command lands in the server's ACL LOG at every connect). -EIO when the
+ * connection failed.
+ */
+static int rd_policy(redisContext *c, char *policy, size_t size, char *why, size_t why_size)
+{
+	const char *info[] = { "INFO", "memory" };
+	const char *cfg[] = { "CONFIG", "GET", "maxmemory-policy" };
+	redisReply *r;
+
+	policy[0] = '\0';
+	r = redisCommandArgv(c, 2, info, NULL);
+	if (!r)
+		return -EIO;
+	if ((r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) &&
+	    info_field(r->str, "maxmemory_policy", policy, size)) {
+		freeReplyObject(r);
+		return 0;
+	}
+	snprintf(why, why_size, "INFO: %.100s",
+		 r->type == REDIS_REPLY_ERROR ? r->str : "no maxmemory_policy");
+	freeReplyObject(r);
+	r = redisCommandArgv(c, 3, cfg, NULL);
+	if (!r)
+		return -EIO;
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+	    r->element[1]->type == REDIS_REPLY_STRING && r->element[1]->len < size) {
+		snprintf(policy, size, "%s", r->element[1]->str);
+		freeReplyObject(r);
+		return 0;
+	}
+	snprintf(why + strlen(why), why_size - strlen(why), "; CONFIG GET: %.100s",
+		 r->type == REDIS_REPLY_ERROR ? r->str : "an unexpected reply");
+	freeReplyObject(r);
+	return 0;
+}
+
+/*
+ * TOTP steps carry no TTL and must never be forgotten: a server that
+ * evicts keys when it reaches maxmemory may drop a user's last step, and
+ * the code of that step works again (a replay); a volatile-* policy
+ * drops failure counters instead (the throttle starts over). So a server
+ * whose maxmemory-policy is not noeviction is refused (-EPERM, err set),
+ * at every connect: the login fails closed, and the store does not open,
+ * which says it where an administrator looks (a warning would be read
+ * after the replay). When the policy cannot be read (an ACL without
+ * INFO and CONFIG, a managed Redis), that is logged once, not refused.
+ */
+static int rd_check_eviction(struct rd_store *s, redisContext *c, struct wgotp_error *err)
+{
+	char policy[64], why[256] = "";
+	int ret;
+
+	ret = rd_policy(c, policy, sizeof(policy), why, sizeof(why));
+	if (ret < 0)
+		return wgotp_error_set(err, EIO, "redis %s: %s", s->t.where,
+				       c->errstr[0] ? c->errstr : "connection lost");
+	if (!policy[0]) {
+		if (!__atomic_exchange_n(&s->policy_warned, 1, __ATOMIC_RELAXED))
+			wgotp_log(WGOTP_LOG_WARN, "store: redis %s: could not check maxmemory-policy "
+				  "(%s): it must be noeviction, or Redis may evict TOTP replay steps "
+				  "and a used code works again; allow +info (or +config|get) to "
+				  "have it checked", s->t.where, why);
+		return 0;
+	}
+	if (strcmp(policy, "noeviction") != 0)
+		return wgotp_error_set(err, EPERM, "redis %s: maxmemory-policy is %s: Redis "
+				       "may evict TOTP replay steps (a used code would work again) "
+				       "and rate-limit counters; set maxmemory-policy noeviction",
+				       s->t.where, policy);
+	return 0;
+}
+
 /* This thread's connection, made now if needed. *fresh: just made.
- * -EIO, or -EACCES (credentials refused) with err (may be NULL) set. */
+ * -EIO, -EACCES (credentials refused) or -EPERM (a server that may evict
+ * keys) with err (may be NULL) set. */
 static int rd_conn_get(struct rd_store *s, struct rd_conn **out, bool *fresh, const char *func,
 		       struct wgotp_error *errp)
 {
@@ -315,12 +414,19 @@ static int rd_conn_get(struct rd_store *s, struct rd_conn **out, bool *fresh, co
 		return -EIO;
 	}
 	ret = wgotp_redis_connect(&s->t, &c, &err);
+	if (ret == 0) {
+		ret = rd_check_eviction(s, c, &err);
+		if (ret < 0) {
+			redisFree(c);
+			c = NULL;
+		}
+	}
 	if (ret < 0) {
 		__atomic_store_n(&s->retry_at, now + RD_RETRY_MS, __ATOMIC_RELAXED);
 		rd_down(s, func, err.msg);
 		if (errp)
 			*errp = err;
-		return ret == -ENOMEM || ret == -EACCES ? ret : -EIO;
+		return ret == -ENOMEM || ret == -EACCES || ret == -EPERM ? ret : -EIO;
 	}
 	if (!k) {
 		k = calloc(1, sizeof(*k));
@@ -747,6 +853,15 @@ static int rd_open(const struct wgotp_config *cfg, void **state, struct wgotp_er
 		freeReplyObject(r);
 	if (ret == -ENOMEM) {
 		ret = wgotp_error_set(err, ENOMEM, "store: out of memory");
+		goto cleanup;
+	}
+	if (ret == -EPERM) {
+		/* so is a server that may evict replay steps */
+		struct wgotp_error why = { "" };
+
+		if (err)
+			why = *err;
+		ret = wgotp_error_set(err, EPERM, "store: %s", why.msg);
 		goto cleanup;
 	}
 	if (ret == -EACCES) {

@@ -2,7 +2,8 @@
 /*
  * The SQLite store's counter table (lib/store_counters.c): the file, the
  * table's rules, what happens when it is full, several processes at once,
- * and a lock left behind by a process that died or by a power cut.
+ * a process that dies holding the lock, and a member of the file's group
+ * who writes anything into it or holds its lock for ever.
  */
 #include "config.h"
 
@@ -12,8 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -24,9 +28,15 @@
 #include "tap.h"
 #include "testutil.h"
 
+/* The bound on waiting for the lock in these tests (ms). */
+#define WAIT_MS 300
+#define CTAB_OPEN(path, slots, t, err) wgotp_ctab_open((path), (slots), NULL, WAIT_MS, (t), (err))
+
 static char *tmpdir;
 static int warnings;
-static char last_warning[512];
+static char last_warning[512], last_error[512];
+static int busy_ms = 5000;	/* [Store] BusyTimeout of open_store() */
+static char open_error[512];	/* why open_store() last failed */
 
 static void log_capture(void *arg, enum wgotp_log_level level, const char *msg)
 {
@@ -35,6 +45,16 @@ static void log_capture(void *arg, enum wgotp_log_level level, const char *msg)
 		warnings++;
 		snprintf(last_warning, sizeof(last_warning), "%s", msg);
 	}
+	if (level == WGOTP_LOG_ERR)
+		snprintf(last_error, sizeof(last_error), "%s", msg);
+}
+
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
 static char *path_in(const char *name)
@@ -57,8 +77,10 @@ static struct wgotp_store *open_store(const char *db, int slots)
 	free(cfg->store_path);
 	cfg->store_path = strdup(db);
 	cfg->store_counter_slots = slots;
+	cfg->store_busy_timeout_ms = busy_ms;
 	if (wgotp_store_open(cfg, &st, &err) < 0) {
 		diag("open %s: %s", db, err.msg);
+		snprintf(open_error, sizeof(open_error), "%s", err.msg);
 		st = NULL;
 	}
 	wgotp_config_free(cfg);
@@ -89,48 +111,48 @@ static void test_file(void)
 	int fd;
 
 	umask(022);
-	is_int(wgotp_ctab_open(p, 1000, NULL, &t, &err), 0, "create a table");
+	is_int(CTAB_OPEN(p, 1000, &t, &err), 0, "create a table");
 	memset(&sb, 0, sizeof(sb));
 	is_int(stat(p, &sb), 0, "stat it");
 	is_int(sb.st_mode & 07777, 0660, "mode 0660 whatever the umask");
 	is_int(sb.st_size, 4096 + 1024 * 32, "1000 slots rounded up to 1024");
 	wgotp_ctab_close(t);
-	is_int(wgotp_ctab_open(p, 1 << 20, NULL, &t, &err), 0, "open it again asking for more");
+	is_int(CTAB_OPEN(p, 1 << 20, &t, &err), 0, "open it again asking for more");
 	ok(stat(p, &sb) == 0 && sb.st_size == 4096 + 1024 * 32, "an existing table keeps its size");
 	wgotp_ctab_close(t);
 	t = NULL;
 
 	ok(chmod(p, 0664) == 0, "(chmod 664)");
-	is_int(wgotp_ctab_open(p, 1024, NULL, &t, &err), -EPERM, "readable by others: -EPERM");
+	is_int(CTAB_OPEN(p, 1024, &t, &err), -EPERM, "readable by others: -EPERM");
 	ok(strstr(err.msg, "others must have no access") != NULL, "... saying so: %s", err.msg);
 	ok(chmod(p, 0660) == 0, "(chmod 660)");
 
 	/* damaged: another magic, then a truncated file */
 	fd = open(p, O_WRONLY);
 	ok(fd >= 0 && pwrite(fd, "XXXX", 4, 0) == 4, "(overwrite the magic)");
-	is_int(wgotp_ctab_open(p, 1024, NULL, &t, &err), -EINVAL, "a damaged table: -EINVAL");
+	is_int(CTAB_OPEN(p, 1024, &t, &err), -EINVAL, "a damaged table: -EINVAL");
 	ok(strstr(err.msg, "not a wgotp counter table") != NULL, "... saying so: %s", err.msg);
 	ok(t == NULL, "... and no table");
 	if (fd >= 0)
 		close(fd);
 	unlink(p);
-	is_int(wgotp_ctab_open(p, 1024, NULL, &t, &err), 0, "(a new one)");
+	is_int(CTAB_OPEN(p, 1024, &t, &err), 0, "(a new one)");
 	wgotp_ctab_close(t);
 	t = NULL;
 	ok(truncate(p, 4096 + 1000 * 32) == 0, "(truncate it)");
-	is_int(wgotp_ctab_open(p, 1024, NULL, &t, &err), -EINVAL, "a truncated table: -EINVAL");
+	is_int(CTAB_OPEN(p, 1024, &t, &err), -EINVAL, "a truncated table: -EINVAL");
 	free(p);
 }
 
 static void test_rules(void)
 {
 	struct wgotp_error err = { "" };
-	struct wgotp_ctab_entry *e = NULL;
+	struct wgotp_ctab_entry *e = NULL, copy;
 	struct wgotp_ctab *t = NULL;
 	char *p = path_in("rules-counters");
 	bool created;
 
-	if (wgotp_ctab_open(p, 1024, NULL, &t, &err) < 0) {
+	if (CTAB_OPEN(p, 1024, &t, &err) < 0) {
 		ok(0, "open: %s", err.msg);
 		free(p);
 		return;
@@ -154,8 +176,23 @@ static void test_rules(void)
 	is_int(wgotp_ctab_claim(t, WGOTP_CTAB_COUNTER, "k", 160, &e, &created), 0,
 	       "created again after it");
 	ok(created && e->value == 0, "... from zero");
+	wgotp_ctab_set(e, 7, 200);
 	wgotp_ctab_unlock(t);
 	ok(!wgotp_ctab_spilled(t), "not spilled");
+
+	/* the same rules without the lock */
+	memset(&copy, 0, sizeof(copy));
+	is_int(wgotp_ctab_peek(t, WGOTP_CTAB_COUNTER, "k", 199, &copy), 0, "peek: found");
+	ok(copy.value == 7 && copy.expires == 200, "... a copy of the entry");
+	is_int(wgotp_ctab_peek(t, WGOTP_CTAB_COUNTER, "k", 200, &copy), -ENOENT,
+	       "peek: absent at its expiry");
+	is_int(wgotp_ctab_peek(t, WGOTP_CTAB_STEP, "k", 100, &copy), -ENOENT,
+	       "peek: the other namespace is another entry");
+	is_int(wgotp_ctab_peek(t, WGOTP_CTAB_COUNTER, "never", 100, &copy), -ENOENT,
+	       "peek: never stored");
+	wgotp_ctab_set_spilled(t);
+	is_int(wgotp_ctab_peek(t, WGOTP_CTAB_COUNTER, "k", 100, &copy), -EAGAIN,
+	       "peek once spilled: -EAGAIN (take the lock)");
 	wgotp_ctab_close(t);
 	free(p);
 }
@@ -243,14 +280,35 @@ static void test_processes(void)
 	enum { PROCS = 4, USERS = 20, STEPS = 200 };
 	char *db = path_in("procs.db"), user[64];
 	struct wgotp_store *st;
-	pid_t pid[PROCS];
-	int i, s, u, status, pfd[2], won, wins = 0, failed = 0;
+	pid_t pid[PROCS], reader;
+	int i, s, u, status, pfd[2], rfd[2], won, wins = 0, failed = 0;
 	int64_t n = 0;
+	char c;
 
 	st = open_store(db, 4096);	/* creates the files */
 	wgotp_store_close(st);
-	if (pipe(pfd) < 0)
+	if (pipe(pfd) < 0 || pipe(rfd) < 0 || fcntl(rfd[0], F_SETFL, O_NONBLOCK) < 0)
 		abort();
+	/* A reader without the lock: the shared count only grows. */
+	reader = fork();
+	if (reader == 0) {
+		int64_t last = 0, bad = 0, reads = 0;
+
+		st = open_store(db, 4096);
+		if (!st)
+			_exit(255);
+		while (read(rfd[0], &c, 1) != 1 || c != 'q') {
+			if (st->ops->counter_get(st->state, "shared", 10, &n) < 0 || n < last ||
+			    n > PROCS * STEPS)
+				bad++;
+			last = n;
+			reads++;
+		}
+		if (st->ops->counter_get(st->state, "shared", 10, &last) < 0)
+			bad++;
+		wgotp_store_close(st);
+		_exit(bad == 0 && reads > 0 && last == PROCS * STEPS ? 0 : 1);
+	}
 	for (i = 0; i < PROCS; i++) {
 		pid[i] = fork();
 		if (pid[i] == 0) {
@@ -280,6 +338,12 @@ static void test_processes(void)
 	}
 	close(pfd[0]);
 	close(pfd[1]);
+	if (write(rfd[1], "q", 1) != 1 || waitpid(reader, &status, 0) < 0)
+		status = -1;
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	   "a reader without the lock saw the count only grow, to the end");
+	close(rfd[0]);
+	close(rfd[1]);
 	is_int(failed, 0, "%d processes ran", PROCS);
 	st = open_store(db, 4096);
 	ok(st && st->ops->counter_get(st->state, "shared", 10, &n) == 0, "read the shared counter");
@@ -289,23 +353,35 @@ static void test_processes(void)
 	free(db);
 }
 
-/* A process killed while holding the lock, and a lock left in the file by
- * a power cut (locked by a thread of a boot that is over). */
+/*
+ * A process killed while holding the lock. The holder is a child of
+ * fork() using the handle it inherited, so it also shows that a child
+ * excludes its parent (they would share an open file description). While
+ * it holds the lock the file must read the same bytes as when unlocked:
+ * lock state in the file (a robust mutex's owner and list pointers into
+ * the holder's memory) is what a member of the file's group could read
+ * and rewrite.
+ */
 static void test_dead_owner(void)
 {
 	struct wgotp_error err = { "" };
 	struct wgotp_ctab *t = NULL;
-	char *p = path_in("dead-counters"), hdr[4096], boot[64] = "", *at;
+	char *p = path_in("dead-counters"), before[4096], held[4096], after[4096];
+	struct timespec t0;
 	int pfd[2], fd, status;
-	FILE *f;
 	pid_t pid;
+	double ms;
 	char c;
 
-	if (wgotp_ctab_open(p, 1024, NULL, &t, &err) < 0 || pipe(pfd) < 0) {
+	if (CTAB_OPEN(p, 1024, &t, &err) < 0 || pipe(pfd) < 0) {
 		ok(0, "open: %s", err.msg);
 		free(p);
 		return;
 	}
+	alarm(20);	/* a hang fails the test instead of blocking it */
+	fd = open(p, O_RDONLY);
+	ok(fd >= 0 && pread(fd, before, sizeof(before), 0) == (ssize_t)sizeof(before),
+	   "(copy the header, unlocked)");
 	pid = fork();
 	if (pid == 0) {
 		if (wgotp_ctab_lock(t) < 0)
@@ -316,44 +392,204 @@ static void test_dead_owner(void)
 		_exit(0);
 	}
 	ok(read(pfd[0], &c, 1) == 1, "a child takes the lock");
-	/* the file as a power cut would leave it: locked, owner alive */
-	fd = open(p, O_RDWR);
-	ok(fd >= 0 && pread(fd, hdr, sizeof(hdr), 0) == (ssize_t)sizeof(hdr), "(copy the header)");
+	ok(pread(fd, held, sizeof(held), 0) == (ssize_t)sizeof(held), "(copy the header, locked)");
+	ok(memcmp(before, held, sizeof(held)) == 0,
+	   "the header holds no lock state: the same bytes while another process holds the lock");
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	is_int(wgotp_ctab_lock(t), -EBUSY, "the parent does not get the lock its child holds");
+	ms = ms_since(&t0);
+	ok(ms >= WAIT_MS - 20 && ms < 3000, "... it waited the bound (%d ms), not more: %.0f ms",
+	   WAIT_MS, ms);
+	ok(strstr(last_error, "held the counter table's lock") != NULL, "... and logs it: %s",
+	   last_error);
+
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
-
-	warnings = 0;
-	alarm(10);	/* a hang fails the test instead of blocking it */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	is_int(wgotp_ctab_lock(t), 0, "killed while holding the lock: the next locker gets it");
+	ok(ms_since(&t0) < WAIT_MS / 2, "... at once (%.1f ms)", ms_since(&t0));
 	wgotp_ctab_unlock(t);
-	ok(warnings == 1 && strstr(last_warning, "died holding"), "... and logs it: %s", last_warning);
+	ok(pread(fd, after, sizeof(after), 0) == (ssize_t)sizeof(after) &&
+	   memcmp(before, after, sizeof(after)) == 0, "the header is as it was");
 	wgotp_ctab_close(t);
-	t = NULL;
-
-	f = fopen("/proc/sys/kernel/random/boot_id", "r");
-	if (!f || !fgets(boot, sizeof(boot), f)) {
-		ok(1, "no boot id here: the reboot case is not tested");
-	} else {
-		boot[strcspn(boot, "\n")] = '\0';
-		at = memmem(hdr, sizeof(hdr), boot, strlen(boot));
-		ok(at != NULL, "the header records this boot");
-		if (at)
-			memset(at, '0', strlen(boot));	/* another boot */
-		ok(pwrite(fd, hdr, sizeof(hdr), 0) == (ssize_t)sizeof(hdr),
-		   "(restore the locked header, from an earlier boot)");
-		is_int(wgotp_ctab_open(p, 1024, NULL, &t, &err), 0, "open after the 'reboot'");
-		is_int(t ? wgotp_ctab_lock(t) : -1, 0, "the lock is free again");
-		if (t)
-			wgotp_ctab_unlock(t);
-		wgotp_ctab_close(t);
-	}
-	if (f)
-		fclose(f);
 	alarm(0);
 	close(fd);
 	close(pfd[0]);
 	close(pfd[1]);
 	free(p);
+}
+
+/*
+ * A member of the file's group takes the kernel lock (flock on the file)
+ * and never lets go: root's store calls and opens must give up after
+ * BusyTimeout with -EBUSY, not hang.
+ */
+static void test_hostile_holder(void)
+{
+	char *db = path_in("hostile-hold.db"), *ctab = path_in("hostile-hold.db-counters");
+	struct wgotp_store *st, *st2;
+	struct timespec t0;
+	int pfd[2], fd, status;
+	int64_t n = -1;
+	double ms;
+	pid_t pid;
+	char c;
+
+	busy_ms = WAIT_MS;
+	st = open_store(db, 1024);
+	ok(st != NULL, "open a store with BusyTimeout = %d", WAIT_MS);
+	if (!st || pipe(pfd) < 0)
+		goto cleanup;
+	alarm(20);
+	pid = fork();
+	if (pid == 0) {
+		fd = open(ctab, O_RDWR);
+		if (fd < 0 || flock(fd, LOCK_EX) < 0 || write(pfd[1], "L", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	ok(read(pfd[0], &c, 1) == 1, "another process holds a flock on %s for ever", "<db>-counters");
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	is_int(st->ops->counter_hit(st->state, "fail:a@example.com", 100, 60, &n), -EBUSY,
+	       "counting a failure: -EBUSY");
+	ms = ms_since(&t0);
+	ok(ms >= WAIT_MS - 20 && ms < 3000, "... after the bound, not later: %.0f ms", ms);
+	ok(strstr(last_error, "for more than 300 ms") != NULL, "... logged: %s", last_error);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ok(st->ops->counter_get(st->state, "fail:a@example.com", 100, &n) == 0 && n == 0,
+	   "reading a counter takes no lock: it answers");
+	ok(ms_since(&t0) < WAIT_MS / 2, "... at once (%.1f ms)", ms_since(&t0));
+	is_int(st->ops->totp_use_step(st->state, "a@example.com", 7), -EBUSY,
+	       "a TOTP step: -EBUSY (the login fails closed)");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	st2 = open_store(db, 1024);
+	ms = ms_since(&t0);
+	ok(st2 == NULL && strstr(open_error, "for more than 300 ms"),
+	   "opening the store meanwhile fails: %s", open_error);
+	ok(ms < 3000, "... in bounded time: %.0f ms", ms);
+	wgotp_store_close(st2);
+
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	is_int(st->ops->totp_use_step(st->state, "a@example.com", 7), 0,
+	       "the holder gone: the step refused under the lock is accepted");
+	is_int(st->ops->totp_use_step(st->state, "a@example.com", 7), -EALREADY, "... once");
+	alarm(0);
+	close(pfd[0]);
+	close(pfd[1]);
+cleanup:
+	wgotp_store_close(st);
+	busy_ms = 5000;
+	free(ctab);
+	free(db);
+}
+
+/*
+ * A member of the file's group writes what it likes into the file while
+ * the store is open: garbage in every byte of the header but the four
+ * fields checked at open, then in every slot, then a huge size. Nothing
+ * may crash or index outside the mapping, and the store keeps answering.
+ */
+static void test_hostile_bytes(void)
+{
+	char *db = path_in("hostile-bytes.db"), *ctab = path_in("hostile-bytes.db-counters");
+	struct wgotp_error err = { "" };
+	struct wgotp_ctab_entry *e;
+	struct wgotp_store *st, *st2;
+	struct wgotp_ctab *t = NULL;
+	unsigned char *map = NULL;
+	size_t len = 4096 + 1024 * 32, i;
+	char key[64];
+	int64_t n = 0, bad = 0;
+	uint64_t *nslots;
+	bool created;
+	int fd = -1, k;
+
+	st = open_store(db, 1024);
+	ok(st != NULL, "open a store");
+	if (!st)
+		goto cleanup;
+	alarm(20);
+	fd = open(ctab, O_RDWR);
+	map = fd < 0 ? MAP_FAILED : mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ok(map != MAP_FAILED, "(map <db>-counters as another process)");
+	if (map == MAP_FAILED) {
+		map = NULL;
+		goto cleanup;
+	}
+
+	/* A count at the top of its range: the next failure must not wrap
+	 * it to a negative count (nor be undefined behaviour). */
+	ok(st->ops->counter_hit(st->state, "fail:max@example.com", 100, 600, &n) == 0 && n == 1,
+	   "(a counter)");
+	if (CTAB_OPEN(ctab, 1024, &t, &err) == 0 && wgotp_ctab_lock(t) == 0) {
+		if (wgotp_ctab_claim(t, WGOTP_CTAB_COUNTER, "fail:max@example.com", 100, &e,
+				     &created) == 0)
+			e->value = INT64_MAX;
+		wgotp_ctab_unlock(t);
+	}
+	wgotp_ctab_close(t);
+	t = NULL;
+	k = st->ops->counter_hit(st->state, "fail:max@example.com", 100, 600, &n);
+	ok(k == 0 || k == -EDQUOT, "a counter written as INT64_MAX takes one more failure: %d", k);
+	ok(n == INT64_MAX, "... and stays at INT64_MAX, not negative: %lld", (long long)n);
+
+	/* Everything after magic, version, slot size and size. */
+	for (i = 24; i < 4096; i++)
+		map[i] = (unsigned char)(0xa5 ^ (i * 7));
+	for (k = 0; k < 200; k++) {
+		snprintf(key, sizeof(key), "fail:h%d@example.com", k);
+		if (st->ops->counter_hit(st->state, key, 100, 600, &n) < 0 || n != 1)
+			bad++;
+		snprintf(key, sizeof(key), "h%d@example.com", k);
+		if (st->ops->totp_use_step(st->state, key, 5) < 0 ||
+		    st->ops->totp_use_step(st->state, key, 5) != -EALREADY)
+			bad++;
+	}
+	is_int(bad, 0, "a garbage header (hash key, spill flag, the rest): the store keeps its rules");
+
+	/* Every slot: live-looking entries everywhere, odd and even tags. */
+	bad = 0;
+	for (i = 4096; i < len; i++)
+		map[i] = (unsigned char)(i * 131 + (i >> 8));
+	for (k = 0; k < 200; k++) {
+		snprintf(key, sizeof(key), "fail:g%d@example.com", k);
+		if (st->ops->counter_hit(st->state, key, 100, 600, &n) < 0 || n != 1 ||
+		    st->ops->counter_hit(st->state, key, 101, 600, &n) < 0 || n != 2)
+			bad++;
+		snprintf(key, sizeof(key), "g%d@example.com", k);
+		if (st->ops->totp_use_step(st->state, key, 9) < 0 ||
+		    st->ops->totp_use_step(st->state, key, 9) != -EALREADY)
+			bad++;
+	}
+	is_int(bad, 0, "garbage in every slot: the store keeps its rules");
+
+	bad = 0;
+	nslots = (uint64_t *)(map + 16);
+	*nslots = 1ULL << 62;
+	for (k = 0; k < 200; k++) {
+		snprintf(key, sizeof(key), "fail:s%d@example.com", k);
+		if (st->ops->counter_hit(st->state, key, 100, 600, &n) < 0 || n != 1)
+			bad++;
+	}
+	is_int(bad, 0, "a huge size written after open changes nothing we index with");
+	st2 = open_store(db, 1024);
+	ok(st2 == NULL, "a new open refuses the file with that size");
+	ok(strstr(open_error, "not a wgotp counter table") != NULL, "... as damaged: %s",
+	   open_error);
+	wgotp_store_close(st2);
+	alarm(0);
+cleanup:
+	if (map)
+		munmap(map, len);
+	if (fd >= 0)
+		close(fd);
+	wgotp_store_close(st);
+	free(ctab);
+	free(db);
 }
 
 int main(void)
@@ -366,6 +602,8 @@ int main(void)
 	test_spill();
 	test_processes();
 	test_dead_owner();
+	test_hostile_holder();
+	test_hostile_bytes();
 	tu_rmdir(tmpdir);
 	return done_testing();
 }

@@ -320,12 +320,168 @@ static void test_redis_auth(const char *path)
 	free(bad);
 }
 
+/* CONFIG SET maxmemory-policy on the test server; false on error. */
+static bool set_policy(redisContext *rc, const char *policy)
+{
+	redisReply *r = redisCommand(rc, "CONFIG SET maxmemory-policy %s", policy);
+	bool done = r && r->type == REDIS_REPLY_STATUS;
+
+	if (!done)
+		diag("CONFIG SET maxmemory-policy %s: %s", policy, r && r->str ? r->str : rc->errstr);
+	if (r)
+		freeReplyObject(r);
+	return done;
+}
+
+/* An ACL user allowed everything but minus1 and minus2 (NULL: none). */
+static char *acl_user(redisContext *rc, const char *name, const char *minus1, const char *minus2)
+{
+	char pw[64], rule[80], *file;
+	const char *argv[] = { "ACL", "SETUSER", name, "reset", "on", rule, "~*", "&*", "+@all",
+			       minus1, minus2 };
+	redisReply *r;
+
+	snprintf(rule, sizeof(rule), ">pw-%s", name);
+	r = redisCommandArgv(rc, minus2 ? 11 : 10, argv, NULL);
+	ok(r && r->type == REDIS_REPLY_STATUS, "(an ACL user %s: +@all %s %s)", name, minus1,
+	   minus2 ? minus2 : "");
+	if (r)
+		freeReplyObject(r);
+	snprintf(pw, sizeof(pw), "pw-%s\n", name);
+	file = tu_write(tmpdir, name, pw, 0600);
+	return file;
+}
+
+static void acl_deluser(redisContext *rc, const char *name)
+{
+	redisReply *r = redisCommand(rc, "ACL DELUSER %s", name);
+
+	if (r)
+		freeReplyObject(r);
+}
+
+/*
+ * TOTP steps have no TTL: a server that may evict keys (maxmemory-policy
+ * other than noeviction) could forget a used step and let its code work
+ * again. The store refuses such a server at open and at every later
+ * connect; where the ACL hides the policy it says so once and goes on.
+ */
+static void test_redis_eviction(const char *path)
+{
+	struct wgotp_config *cfg = make_cfg(path, 5000);
+	struct wgotp_error err = { "" };
+	struct wgotp_store *st = NULL;
+	redisContext *rc = raw_redis();
+	redisReply *r;
+	char orig[64] = "noeviction", *pw;
+	uint64_t step;
+	int i;
+
+	r = redisCommand(rc, "CONFIG GET maxmemory-policy");
+	if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2)
+		snprintf(orig, sizeof(orig), "%s", r->element[1]->str);
+	if (r)
+		freeReplyObject(r);
+	is_str(orig, "noeviction", "the test server starts with noeviction");
+
+	ok(set_policy(rc, "allkeys-lru"), "(maxmemory-policy allkeys-lru)");
+	is_int(wgotp_store_open(cfg, &st, &err), -EPERM, "allkeys-lru: the store does not open");
+	ok(strstr(err.msg, "maxmemory-policy is allkeys-lru") && strstr(err.msg, "noeviction"),
+	   "... saying why and what to set: %s", err.msg);
+	wgotp_store_close(st);
+	st = NULL;
+	ok(set_policy(rc, "volatile-ttl"), "(maxmemory-policy volatile-ttl)");
+	is_int(wgotp_store_open(cfg, &st, &err), -EPERM, "volatile-ttl (counters evicted): refused too");
+	wgotp_store_close(st);
+	st = NULL;
+
+	ok(set_policy(rc, "noeviction"), "(maxmemory-policy noeviction)");
+	wgotp_log_set_sink(log_capture, NULL, WGOTP_LOG_DEBUG);
+	memset(log_n, 0, sizeof(log_n));
+	is_int(wgotp_store_open(cfg, &st, &err), 0, "noeviction: the store opens");
+	is_int(log_n[WGOTP_LOG_WARN] + log_n[WGOTP_LOG_ERR], 0, "... without a warning");
+	is_int(st ? st->ops->totp_use_step(st->state, "evict@example.com", 10) : -1, 0,
+	       "a step is used");
+
+	/* Changed while the store runs: its next connection refuses. */
+	ok(set_policy(rc, "allkeys-random"), "(maxmemory-policy allkeys-random while open)");
+	r = redisCommand(rc, "CLIENT KILL TYPE normal SKIPME yes");
+	ok(r && r->type == REDIS_REPLY_INTEGER && r->integer >= 1, "(drop the store's connection)");
+	if (r)
+		freeReplyObject(r);
+	is_int(st ? st->ops->totp_last_step(st->state, "evict@example.com", &step) : 0, -EIO,
+	       "the next connect refuses it: the store call fails closed");
+	ok(log_n[WGOTP_LOG_ERR] == 1 && strstr(log_last, "maxmemory-policy is allkeys-random"),
+	   "... logged: %s", log_last);
+	ok(set_policy(rc, "noeviction"), "(noeviction again)");
+	for (i = 0; i < 30; i++) {	/* a connect is retried once a second */
+		if (st && st->ops->totp_last_step(st->state, "evict@example.com", &step) == 0)
+			break;
+		usleep(100 * 1000);
+	}
+	ok(i < 30 && step == 10, "back to noeviction: the store works again, step %llu kept",
+	   (unsigned long long)step);
+	wgotp_store_close(st);
+	st = NULL;
+
+	/* An ACL without CONFIG: the policy comes from INFO. */
+	pw = acl_user(rc, "wgotp-noconfig", "-config", NULL);
+	free(cfg->redis_user);
+	cfg->redis_user = strdup("wgotp-noconfig");
+	free(cfg->redis_password_file);
+	cfg->redis_password_file = pw;
+	ok(set_policy(rc, "allkeys-lfu"), "(maxmemory-policy allkeys-lfu)");
+	is_int(wgotp_store_open(cfg, &st, &err), -EPERM, "no CONFIG for the user: INFO tells, refused");
+	ok(strstr(err.msg, "allkeys-lfu") != NULL, "... %s", err.msg);
+	wgotp_store_close(st);
+	st = NULL;
+
+	/* An ACL without INFO: the policy comes from CONFIG GET. */
+	pw = acl_user(rc, "wgotp-noinfo", "-info", NULL);
+	free(cfg->redis_user);
+	cfg->redis_user = strdup("wgotp-noinfo");
+	free(cfg->redis_password_file);
+	cfg->redis_password_file = pw;
+	is_int(wgotp_store_open(cfg, &st, &err), -EPERM, "no INFO for the user: CONFIG GET tells, refused");
+	ok(strstr(err.msg, "allkeys-lfu") != NULL, "... %s", err.msg);
+	wgotp_store_close(st);
+	st = NULL;
+
+	/* Neither CONFIG nor INFO: cannot be checked, said once, not refused. */
+	pw = acl_user(rc, "wgotp-nocheck", "-config", "-info");
+	free(cfg->redis_user);
+	cfg->redis_user = strdup("wgotp-nocheck");
+	free(cfg->redis_password_file);
+	cfg->redis_password_file = pw;
+	memset(log_n, 0, sizeof(log_n));
+	log_last[0] = '\0';
+	is_int(wgotp_store_open(cfg, &st, &err), 0, "no CONFIG, no INFO: the store opens");
+	ok(log_n[WGOTP_LOG_WARN] == 1 && strstr(log_last, "could not check maxmemory-policy"),
+	   "... and warns that the policy could not be checked: %s", log_last);
+	r = redisCommand(rc, "CLIENT KILL USER wgotp-nocheck");
+	if (r)
+		freeReplyObject(r);
+	is_int(st ? st->ops->totp_last_step(st->state, "evict@example.com", &step) : -1, 0,
+	       "(a call on a new connection)");
+	is_int(log_n[WGOTP_LOG_WARN], 1, "... warned once, not at every connect");
+	wgotp_log_set_sink(NULL, NULL, WGOTP_LOG_INFO);
+	wgotp_store_close(st);
+
+	set_policy(rc, orig);
+	acl_deluser(rc, "wgotp-noconfig");
+	acl_deluser(rc, "wgotp-noinfo");
+	acl_deluser(rc, "wgotp-nocheck");
+	redisFree(rc);
+	wgotp_config_free(cfg);
+}
+
 static void test_redis(const char *path)
 {
 	test_redis_native(path);
 	test_redis_timeout(path);
 	test_redis_unreachable(path);
 	test_redis_auth(path);
+	test_redis_eviction(path);
 }
 
 #endif
