@@ -456,64 +456,72 @@ static int reserve_failure(struct wgotp_flow *f, const struct subject *s, int64_
 }
 
 /*
- * Check a TOTP code for subject s. A decoy computes a code from a random
- * secret so that it takes the same path and time, and always fails.
+ * Judge a TOTP code for subject s and record the outcome in one store
+ * operation (wgotp_store_totp_attempt): the failure throttle, the replay
+ * step and the failure count move together, so a burst of guesses gets
+ * MaxFailures judged and a code opens one session, whichever front end
+ * or server it comes through. Every step of the window is offered that
+ * the code matches: the same digits may be the code of a used step and of
+ * a later one. A decoy computes the window's codes from a random secret,
+ * so it takes the same path and time, and offers none: always a failure.
  */
 static int check_totp(struct wgotp_flow *f, const struct subject *s, const char *code,
 		      int64_t now, enum wgotp_reason *why)
 {
-	uint8_t dummy[20];
-	uint64_t last = 0, step = 0;
+	char key[COUNTER_KEY_MAX], dummy[64];
+	uint64_t steps[WGOTP_TOTP_MAX_STEPS], used = 0;
+	size_t n = 0;
+	bool formatted = wgotp_code_check_format(code, f->totp.digits) == 0;
+	struct wgotp_totp_attempt a = {
+		.user = s->name,
+		.fail_key = key,
+		.steps = steps,
+		.now = now,
+		.window = f->cfg->ratelimit_window,
+		.max_failures = f->cfg->ratelimit_max_failures,
+	};
 	int ret;
 
-	if (wgotp_code_check_format(code, f->totp.digits) < 0) {
-		*why = WGOTP_R_BAD_FORMAT;
-		return 0;
-	}
-	if (!s->real) {
-		ret = wgotp_random(dummy, sizeof(dummy));
+	counter_key(key, "fail", s->name);
+	if (formatted && s->real) {
+		ret = wgotp_totp_match_b32(s->user->totp_secret, &f->totp, now, code, steps,
+					   WGOTP_TOTP_MAX_STEPS, &n);
+		if (ret == -EINVAL)
+			n = 0;	/* a secret that does not decode matches nothing */
+		else if (ret < 0)
+			goto cleanup;
+	} else if (formatted) {
+		ret = wgotp_totp_new_secret(20, dummy, sizeof(dummy));
+		if (ret == 0)
+			ret = wgotp_totp_match_b32(dummy, &f->totp, now, code, steps,
+						   WGOTP_TOTP_MAX_STEPS, &n);
 		if (ret < 0)
-			return ret;
-		ret = wgotp_totp_verify(dummy, sizeof(dummy), &f->totp, now, code, UINT64_MAX - 1, &step);
-		wgotp_wipe(dummy, sizeof(dummy));
-		*why = s->why_not;
-		return 0;
+			goto cleanup;
+		n = 0;
 	}
-	/* Fast path: one write. The code's earliest matching step in the
-	 * window is offered to the store, whose atomic update refuses a step
-	 * at or below the last one used (a replay, or the loser of two
-	 * concurrent logins with one code: RADIUS and PAM, two servers). */
-	ret = wgotp_totp_verify_b32(s->user->totp_secret, &f->totp, now, code, 0, &step);
-	if (ret == -EACCES || ret == -EINVAL || ret == -EALREADY) {
-		*why = WGOTP_R_BAD_CODE;
-		return 0;
+	a.n_steps = n;
+	ret = wgotp_store_totp_attempt(f->store, &a, &used);
+	switch (ret) {
+	case 0:
+		*why = WGOTP_R_OK;
+		break;
+	case -EDQUOT:
+		*why = WGOTP_R_RATE_LIMITED;
+		break;
+	case -EALREADY:
+		*why = WGOTP_R_REPLAY;
+		break;
+	case -EACCES:
+		*why = !formatted ? WGOTP_R_BAD_FORMAT : s->real ? WGOTP_R_BAD_CODE : s->why_not;
+		break;
+	default:
+		goto cleanup;
 	}
-	if (ret < 0)
-		return ret;
-	ret = f->store->ops->totp_use_step(f->store->state, s->name, step);
-	if (ret == -EALREADY) {
-		/* Refused: the same digits may also be the code of a later
-		 * step of the window, above the one last used. Look again. */
-		ret = f->store->ops->totp_last_step(f->store->state, s->name, &last);
-		if (ret < 0)
-			return ret;
-		ret = wgotp_totp_verify_b32(s->user->totp_secret, &f->totp, now, code, last, &step);
-		if (ret == -EALREADY || ret == -EACCES) {
-			*why = WGOTP_R_REPLAY;
-			return 0;
-		}
-		if (ret < 0)
-			return ret;
-		ret = f->store->ops->totp_use_step(f->store->state, s->name, step);
-		if (ret == -EALREADY) {
-			*why = WGOTP_R_REPLAY;
-			return 0;
-		}
-	}
-	if (ret < 0)
-		return ret;
-	*why = WGOTP_R_OK;
-	return 0;
+	ret = 0;
+cleanup:
+	wgotp_wipe(dummy, sizeof(dummy));
+	wgotp_wipe(steps, sizeof(steps));
+	return ret;
 }
 
 static int new_challenge(struct wgotp_flow *f, const struct subject *s,
@@ -562,9 +570,6 @@ static int begin_totp(struct wgotp_flow *f, const struct subject *s,
 	int ret;
 
 	if (req->code && *req->code) {
-		ret = reserve_failure(f, s, now, res);
-		if (ret != 0)
-			return ret > 0 ? 0 : ret;
 		ret = check_totp(f, s, req->code, now, &why);
 		if (ret < 0)
 			return ret;
@@ -573,7 +578,7 @@ static int begin_totp(struct wgotp_flow *f, const struct subject *s,
 			return 0;
 		}
 		accept_result(f, s, now, req->duration, req->device, res);
-		return clear_failures(f, s);
+		return 0;	/* the failures were cleared with the step */
 	}
 	ret = throttle(f, s, now, res);
 	if (ret != 0)
@@ -819,15 +824,16 @@ int wgotp_answer(struct wgotp_flow *f, const char *challenge_id, const char *cod
 		s.why_not = WGOTP_R_UNKNOWN_USER;
 	}
 
-	ret = reserve_failure(f, &s, now, res);
-	if (ret != 0) {
-		ret = ret > 0 ? 0 : ret;
-		goto done;
-	}
-	if (c.method == WGOTP_METHOD_TOTP)
+	if (c.method == WGOTP_METHOD_TOTP) {
 		ret = check_totp(f, &s, code ? code : "", now, &why);
-	else
+	} else {
+		ret = reserve_failure(f, &s, now, res);
+		if (ret != 0) {
+			ret = ret > 0 ? 0 : ret;
+			goto done;
+		}
 		ret = answer_email(f, &s, &c, code ? code : "", &why);
+	}
 	if (ret < 0)
 		goto done;
 	if (why != WGOTP_R_OK) {
@@ -856,7 +862,7 @@ int wgotp_answer(struct wgotp_flow *f, const char *challenge_id, const char *cod
 	 * choose: the State is the answerer's own (never handed to another
 	 * request), and a length stays within Durations/MaxDuration. */
 	accept_result(f, &s, now, c.duration ? c.duration : (req ? req->duration : 0), c.device, res);
-	ret = clear_failures(f, &s);
+	ret = c.method == WGOTP_METHOD_TOTP ? 0 : clear_failures(f, &s);
 done:
 	audit(f, req, "answer", &s, res, ret);
 	if (dir)

@@ -143,6 +143,41 @@ cleanup:
 	return ret;
 }
 
+int wgotp_totp_match_b32(const char *secret_b32, const struct wgotp_totp_params *p, int64_t now,
+			 const char *code, uint64_t *steps, size_t max, size_t *n)
+{
+	uint8_t key[WGOTP_TOTP_SECRET_MAX];
+	char want[WGOTP_CODE_MAX + 1];
+	uint64_t cur, step;
+	int len, ret;
+
+	*n = 0;
+	if (wgotp_code_check_format(code, p->digits) < 0 || now < 0 || p->window < 0 ||
+	    (size_t)(2 * p->window + 1) > max)
+		return -EINVAL;
+	len = wgotp_base32_decode(secret_b32, key, sizeof(key));
+	if (len <= 0) {
+		ret = -EINVAL;
+		goto cleanup;
+	}
+	cur = (uint64_t)now / (uint64_t)p->period;
+	for (int64_t off = -p->window; off <= p->window; off++) {
+		if (off < 0 && cur < (uint64_t)-off)
+			continue;
+		step = cur + (uint64_t)off;
+		ret = wgotp_totp_generate(key, (size_t)len, p, step, want);
+		if (ret < 0)
+			goto cleanup;
+		if (wgotp_ct_equal(want, code, (size_t)p->digits))
+			steps[(*n)++] = step;
+	}
+	ret = 0;
+cleanup:
+	wgotp_wipe(want, sizeof(want));
+	wgotp_wipe(key, sizeof(key));
+	return ret;
+}
+
 int wgotp_totp_new_secret(size_t len, char *out, size_t outlen)
 {
 	uint8_t key[WGOTP_TOTP_SECRET_MAX];

@@ -46,6 +46,17 @@ int wgotp_totp_verify(const uint8_t *secret, size_t len, const struct wgotp_totp
 int wgotp_totp_verify_b32(const char *secret_b32, const struct wgotp_totp_params *p,
 			  int64_t now, const char *code, uint64_t last_step, uint64_t *matched);
 
+/*
+ * Every step of the window [now - window, now + window] whose code is
+ * `code`, in ascending order, into steps (at most max; 2 * window + 1
+ * suffices): *n of them, 0 when none matches. Every step is computed and
+ * compared whatever matched, so the time does not depend on the code.
+ * -EINVAL for a code of the wrong format or a bad secret.
+ */
+#define WGOTP_TOTP_MAX_STEPS 21		/* 2 * the largest Window + 1 */
+int wgotp_totp_match_b32(const char *secret_b32, const struct wgotp_totp_params *p, int64_t now,
+			 const char *code, uint64_t *steps, size_t max, size_t *n);
+
 /* A new random secret of `len` bytes (20 = 160 bits) in base32. */
 int wgotp_totp_new_secret(size_t len, char *out, size_t outlen);
 

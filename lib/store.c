@@ -87,3 +87,45 @@ void wgotp_store_close(struct wgotp_store *s)
 		s->ops->close(s->state);
 	free(s);
 }
+
+/* The rules of wgotp_store_totp_attempt from three atomic operations. */
+static int attempt_generic(struct wgotp_store *st, const struct wgotp_totp_attempt *a,
+			   uint64_t *used)
+{
+	const struct wgotp_store_ops *o = st->ops;
+	int64_t n = 0;
+	int ret;
+
+	ret = o->counter_take(st->state, a->fail_key, a->now, a->window, a->max_failures, &n);
+	if (ret < 0)
+		return ret;	/* -EDQUOT: throttled */
+	for (size_t i = 0; i < a->n_steps; i++) {
+		ret = o->totp_use_step(st->state, a->user, a->steps[i]);
+		if (ret == -EALREADY)
+			continue;	/* used; a later step of the window may not be */
+		if (ret < 0)
+			return ret;
+		*used = a->steps[i];
+		return o->counter_reset(st->state, a->fail_key);
+	}
+	return a->n_steps ? -EALREADY : -EACCES;
+}
+
+int wgotp_store_totp_attempt(struct wgotp_store *st, const struct wgotp_totp_attempt *a,
+			     uint64_t *used)
+{
+	int ret;
+
+	if (!st || !a || !a->user || !a->fail_key || (a->n_steps && !a->steps) || !used ||
+	    a->window <= 0 || a->max_failures < 1)
+		return -EINVAL;
+	for (size_t i = 1; i < a->n_steps; i++)
+		if (a->steps[i] <= a->steps[i - 1])
+			return -EINVAL;
+	if (st->ops->totp_attempt) {
+		ret = st->ops->totp_attempt(st->state, a, used);
+		if (ret != -ENOTSUP)
+			return ret;
+	}
+	return attempt_generic(st, a, used);
+}

@@ -52,6 +52,17 @@ struct wgotp_session {
 
 struct wgotp_store;
 
+/* One TOTP code offered for a user (wgotp_store_totp_attempt). */
+struct wgotp_totp_attempt {
+	const char *user;		/* the replay step's key */
+	const char *fail_key;		/* the user's failure counter */
+	const uint64_t *steps;		/* the window's steps the code matches, ascending */
+	size_t n_steps;			/* 0: a wrong code (or a decoy's) */
+	int64_t now;
+	int64_t window;			/* [RateLimit] Window */
+	int64_t max_failures;		/* [RateLimit] MaxFailures */
+};
+
 /* Called for each session; a non-zero return stops the walk and is
  * returned by session_list. */
 typedef int (*wgotp_session_cb)(void *arg, const struct wgotp_session *s);
@@ -81,6 +92,9 @@ struct wgotp_store_ops {
 	 * store step and return 0; else -EALREADY. */
 	int (*totp_use_step)(void *st, const char *user, uint64_t step);
 	int (*totp_last_step)(void *st, const char *user, uint64_t *step);	/* 0 if none */
+	/* One TOTP attempt as one atomic operation (wgotp_store_totp_attempt
+	 * below); NULL, or -ENOTSUP for a call, where the backend cannot. */
+	int (*totp_attempt)(void *st, const struct wgotp_totp_attempt *a, uint64_t *used);
 
 	/* Fixed-window counters (rate limits). hit: atomically, start a new
 	 * window of `window` seconds if the current one is over, add 1, and
@@ -122,6 +136,21 @@ extern const struct wgotp_store_ops wgotp_store_sqlite_ops;
 #ifdef HAVE_REDIS
 extern const struct wgotp_store_ops wgotp_store_redis_ops;
 #endif
+
+/*
+ * A TOTP code, judged and recorded in one step: when the user's failures
+ * in the window already reach max_failures, -EDQUOT and nothing changes
+ * (refused unjudged); else the lowest of steps above the stored step is
+ * stored, the failures are cleared, *used is that step and the result 0;
+ * else the failure is counted and the result is -EALREADY when the code
+ * matched only used steps (a replay) or -EACCES (no match). Whatever the
+ * concurrency, a burst of guesses gets max_failures judged and a code one
+ * session. Backends do it in one lock cycle (SQLite's counter table) or
+ * one script (Redis); elsewhere the same rules come from counter_take,
+ * totp_use_step and counter_reset, each atomic.
+ */
+int wgotp_store_totp_attempt(struct wgotp_store *st, const struct wgotp_totp_attempt *a,
+			     uint64_t *used);
 
 /* Open the backend the configuration names. */
 int wgotp_store_open(const struct wgotp_config *cfg, struct wgotp_store **out, struct wgotp_error *err);

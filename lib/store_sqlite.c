@@ -1087,6 +1087,81 @@ cleanup:
 	return ret;
 }
 
+/*
+ * wgotp_store_totp_attempt in one cycle of the counter table's lock: the
+ * failure counter and the replay step are both in it. -ENOTSUP (nothing
+ * changed) once the table has spilled, or when one of the keys does not
+ * fit: the facade then does it with the three operations, which know
+ * the database.
+ */
+static int sq_totp_attempt(void *st_, const struct wgotp_totp_attempt *a, uint64_t *used)
+{
+	struct sq_store *s = st_;
+	struct wgotp_ctab_entry *fail = NULL, *step;
+	int64_t reset_at;
+	bool created;
+	int ret;
+
+	if (!key_ok(a->user, WGOTP_EMAIL_MAX) || !key_ok(a->fail_key, SQ_KEY_MAX))
+		return -EINVAL;
+	if (__builtin_add_overflow(a->now, a->window, &reset_at))
+		return -ERANGE;
+	for (size_t i = 0; i < a->n_steps; i++)
+		if (a->steps[i] > (uint64_t)INT64_MAX)
+			return -ERANGE;
+
+	ret = wgotp_ctab_lock(s->ctab);
+	if (ret < 0)
+		return ret;
+	/* Under the lock, the table cannot spill behind our back. */
+	if (wgotp_ctab_spilled(s->ctab)) {
+		ret = -ENOTSUP;
+		goto cleanup;
+	}
+	ret = wgotp_ctab_find(s->ctab, WGOTP_CTAB_COUNTER, a->fail_key, a->now, &fail);
+	if (ret == -ENOENT)
+		fail = NULL;
+	else if (ret < 0)
+		goto cleanup;
+	if (fail && fail->value >= a->max_failures) {
+		ret = -EDQUOT;	/* refused unjudged */
+		goto cleanup;
+	}
+	ret = wgotp_ctab_claim(s->ctab, WGOTP_CTAB_STEP, a->user, 0, &step, &created);
+	if (ret < 0)
+		goto spill;
+	for (size_t i = 0; i < a->n_steps; i++) {
+		if ((int64_t)a->steps[i] <= step->value)
+			continue;	/* used, or below the one used */
+		step->value = (int64_t)a->steps[i];
+		*used = a->steps[i];
+		if (fail)
+			wgotp_ctab_set(fail, 0, 0);	/* a right code clears them */
+		ret = 0;
+		goto cleanup;
+	}
+	if (!fail) {
+		ret = wgotp_ctab_claim(s->ctab, WGOTP_CTAB_COUNTER, a->fail_key, a->now, &fail, &created);
+		if (ret < 0)
+			goto spill;
+		wgotp_ctab_set(fail, 0, reset_at);	/* a window starts */
+	}
+	if (fail->value < INT64_MAX)
+		fail->value++;
+	ret = a->n_steps ? -EALREADY : -EACCES;
+	goto cleanup;
+spill:
+	/* Nothing was changed but a new step entry at 0, which is right for
+	 * a key that was nowhere: the facade goes the long way. */
+	if (ret == -ENOSPC) {
+		wgotp_ctab_set_spilled(s->ctab);
+		ret = -ENOTSUP;
+	}
+cleanup:
+	wgotp_ctab_unlock(s->ctab);
+	return ret;
+}
+
 static int sq_counter_hit(void *st, const char *key, int64_t now, int64_t window, int64_t *count)
 {
 	return sq_counter_add(st, key, now, window, INT64_MAX, count);
@@ -1399,6 +1474,7 @@ const struct wgotp_store_ops wgotp_store_sqlite_ops = {
 	.totp_last_step = sq_totp_last_step,
 	.counter_hit = sq_counter_hit,
 	.counter_take = sq_counter_take,
+	.totp_attempt = sq_totp_attempt,
 	.counter_get = sq_counter_get,
 	.counter_reset = sq_counter_reset,
 	.session_put = sq_session_put,

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "encoding.h"
 #include "otp.h"
 #include "tap.h"
 
@@ -184,8 +185,35 @@ static void test_secret(void)
 	is_int(wgotp_totp_new_secret(4, s2, sizeof(s2)), -EINVAL, "a 32-bit secret is refused");
 }
 
+/* Every matching step of the window, ascending. */
+static void test_match(void)
+{
+	const char *b32 = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";	/* "12345678901234567890" */
+	struct wgotp_totp_params p = { 6, 30, 1, WGOTP_TOTP_SHA1 };
+	uint64_t steps[WGOTP_TOTP_MAX_STEPS];
+	char code[8];
+	size_t n = 9;
+	uint8_t key[20];
+	int len = wgotp_base32_decode(b32, key, sizeof(key));
+
+	wgotp_totp_generate(key, (size_t)len, &p, 59 / 30 + 1, code);
+	is_int(wgotp_totp_match_b32(b32, &p, 59, code, steps, WGOTP_TOTP_MAX_STEPS, &n), 0,
+	       "match: the next step's code");
+	ok(n == 1 && steps[0] == 2, "  matches step 2 alone (n %zu)", n);
+	wgotp_totp_generate(key, (size_t)len, &p, 59 / 30 + 5, code);
+	wgotp_totp_match_b32(b32, &p, 59, code, steps, WGOTP_TOTP_MAX_STEPS, &n);
+	is_int(n, 0, "a code outside the window matches nothing");
+	is_int(wgotp_totp_match_b32(b32, &p, 59, "12345", steps, WGOTP_TOTP_MAX_STEPS, &n), -EINVAL,
+	       "5 digits: -EINVAL");
+	is_int(wgotp_totp_match_b32("!!", &p, 59, "123456", steps, WGOTP_TOTP_MAX_STEPS, &n), -EINVAL,
+	       "a secret that is not base32: -EINVAL");
+	is_int(wgotp_totp_match_b32(b32, &p, 59, "123456", steps, 2, &n), -EINVAL,
+	       "room for fewer steps than the window: -EINVAL");
+}
+
 int main(void)
 {
+	test_match();
 	test_rfc_vectors();
 	test_oathtool();
 	test_window_and_replay();

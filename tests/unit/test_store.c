@@ -590,6 +590,45 @@ static void test_counters(struct wgotp_store *st)
 	       "now + window overflows: -ERANGE");
 }
 
+/* ---- one TOTP attempt ---------------------------------------------------- */
+
+static void test_totp_attempt(struct wgotp_store *st)
+{
+	uint64_t steps[3] = { 100, 101, 102 }, used = 0;
+	struct wgotp_totp_attempt a = {
+		.user = "attempt@example.com", .fail_key = "fail:attempt@example.com",
+		.steps = steps, .n_steps = 1, .now = 5000, .window = 60, .max_failures = 2,
+	};
+	int64_t n = -1;
+
+	is_int(wgotp_store_totp_attempt(st, &a, &used), 0, "attempt: a fresh step is accepted");
+	is_int(used, 100, "  and recorded");
+	is_int(wgotp_store_totp_attempt(st, &a, &used), -EALREADY, "the same step again: replay");
+	st->ops->counter_get(st->state, a.fail_key, 5000, &n);
+	is_int(n, 1, "  counted as a failure");
+	a.n_steps = 3;
+	is_int(wgotp_store_totp_attempt(st, &a, &used), 0,
+	       "a code matching a used step and later ones: the lowest unused is taken");
+	is_int(used, 101, "  step 101");
+	st->ops->counter_get(st->state, a.fail_key, 5000, &n);
+	is_int(n, 0, "  and a right code cleared the failures");
+	a.n_steps = 0;
+	is_int(wgotp_store_totp_attempt(st, &a, &used), -EACCES, "no step: a wrong code");
+	is_int(wgotp_store_totp_attempt(st, &a, &used), -EACCES, "a second wrong code");
+	a.n_steps = 3;
+	is_int(wgotp_store_totp_attempt(st, &a, &used), -EDQUOT,
+	       "MaxFailures reached: a right code is refused unjudged");
+	st->ops->totp_last_step(st->state, a.user, &used);
+	is_int(used, 101, "  and its step is not used up");
+	a.now = 5060;
+	is_int(wgotp_store_totp_attempt(st, &a, &used), 0, "the window over: accepted again");
+	is_int(used, 102, "  step 102");
+	steps[1] = 100;
+	is_int(wgotp_store_totp_attempt(st, &a, &used), -EINVAL, "steps not ascending: -EINVAL");
+	a.max_failures = 0;
+	is_int(wgotp_store_totp_attempt(st, &a, &used), -EINVAL, "MaxFailures 0: -EINVAL");
+}
+
 /* ---- kv ---------------------------------------------------------------- */
 
 static void test_kv(struct wgotp_store *st)
@@ -1104,6 +1143,7 @@ int main(void)
 		test_expire(st, path);
 		test_totp(st, path);
 		test_counters(st);
+		test_totp_attempt(st);
 		test_kv(st);
 		test_kv_take(st);
 		test_sessions(st);
