@@ -59,7 +59,7 @@
 #define RD_RETRY_MS 1000	/* after a failed connect, wait this long */
 #define RD_SLACK_S 60		/* native TTLs outlive the logical expiry */
 #define RD_EXPIRE_BATCH 500	/* index entries expire() looks at per script run */
-#define RD_MAX_ARGS 16
+#define RD_MAX_ARGS 32		/* EVALSHA, sha, nkeys, keys, args: a TOTP attempt's 30 */
 
 /* ---- scripts ----------------------------------------------------------- */
 
@@ -81,6 +81,7 @@ enum rd_script {
 	RS_EXPIRE,
 	RS_TOTP_USE,
 	RS_CNT_HIT,
+	RS_TOTP_ATTEMPT,
 	RS_KV_PUT,
 	RS_KV_DEL,
 	RS_KV_TAKE,
@@ -194,6 +195,30 @@ static const char *const rd_lua[RS_N] = {
 	"redis.call('HSET', KEYS[1], 'c', 1, 'r', ARGV[2])\n"
 	"redis.call('EXPIRE', KEYS[1], ARGV[3])\n"
 	"return 1\n"),
+
+	/* wgotp_store_totp_attempt in one round trip. KEYS: the failure
+	 * counter, the step. ARGV: now, reset_at, ttl_s, max_failures, then
+	 * the matching steps, ascending. {0, step} stored (failures cleared),
+	 * {1} throttled, {2} only used steps (counted), {3} none (counted). */
+	[RS_TOTP_ATTEMPT] = (LUA_CMP
+	"local h = redis.call('HMGET', KEYS[1], 'r', 'c')\n"
+	"local live = h[1] and cmp(h[1], ARGV[1]) > 0\n"
+	"if live and h[2] and cmp(h[2], ARGV[4]) >= 0 then return {1} end\n"
+	"local cur = redis.call('GET', KEYS[2])\n"
+	"for i = 5, #ARGV do\n"
+	"  if not cur or cmp(ARGV[i], cur) > 0 then\n"
+	"    redis.call('SET', KEYS[2], ARGV[i])\n"
+	"    if h[1] then redis.call('DEL', KEYS[1]) end\n"
+	"    return {0, ARGV[i]}\n"
+	"  end\n"
+	"end\n"
+	"if live then redis.call('HINCRBY', KEYS[1], 'c', 1)\n"
+	"else\n"
+	"  redis.call('HSET', KEYS[1], 'c', 1, 'r', ARGV[2])\n"
+	"  redis.call('EXPIRE', KEYS[1], ARGV[3])\n"
+	"end\n"
+	"if #ARGV >= 5 then return {2} end\n"
+	"return {3}\n"),
 
 	/* KEYS: kv, kx. ARGV: value, expires, key, ttl_ms (0: none) */
 	[RS_KV_PUT] = (
@@ -1151,6 +1176,78 @@ cleanup:
 	return ret;
 }
 
+/* wgotp_store_totp_attempt (store.h): one script, one round trip. */
+static int rd_totp_attempt(void *st_, const struct wgotp_totp_attempt *a, uint64_t *used)
+{
+	struct rd_store *s = st_;
+	char *nk = NULL, *tk = NULL, snow[24], sreset[24], sttl[24], smax[24];
+	char ssteps[WGOTP_TOTP_MAX_STEPS][24];
+	const char *keys[2], *args[4 + WGOTP_TOTP_MAX_STEPS];
+	redisReply *r = NULL;
+	int64_t reset_at, v;
+	int ret;
+
+	if (!key_ok(a->user, WGOTP_EMAIL_MAX) || !key_ok(a->fail_key, RD_KEY_MAX))
+		return -EINVAL;
+	if (a->n_steps > WGOTP_TOTP_MAX_STEPS)
+		return -ENOTSUP;	/* the facade's three operations take any number */
+	if (__builtin_add_overflow(a->now, a->window, &reset_at))
+		return -ERANGE;
+	snprintf(snow, sizeof(snow), "%" PRId64, a->now);
+	snprintf(sreset, sizeof(sreset), "%" PRId64, reset_at);
+	/* As counter_hit: the window is the counter's TTL. */
+	snprintf(sttl, sizeof(sttl), "%" PRId64,
+		 a->window < INT32_MAX ? a->window + 1 : (int64_t)INT32_MAX);
+	snprintf(smax, sizeof(smax), "%" PRId64, a->max_failures);
+	args[0] = snow;
+	args[1] = sreset;
+	args[2] = sttl;
+	args[3] = smax;
+	for (size_t i = 0; i < a->n_steps; i++) {
+		if (a->steps[i] > (uint64_t)INT64_MAX)
+			return -ERANGE;
+		snprintf(ssteps[i], sizeof(ssteps[i]), "%" PRIu64, a->steps[i]);
+		args[4 + i] = ssteps[i];
+	}
+	nk = rd_key(s, "n:", a->fail_key, NULL);
+	tk = rd_key(s, "t:", a->user, NULL);
+	if (!nk || !tk) {
+		ret = -ENOMEM;
+		goto cleanup;
+	}
+	keys[0] = nk;
+	keys[1] = tk;
+	ret = rd_script(s, RS_TOTP_ATTEMPT, 2, keys, 4 + (int)a->n_steps, args, NULL, &r);
+	if (ret < 0)
+		goto cleanup;
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+	    r->element[0]->type != REDIS_REPLY_INTEGER) {
+		ret = rd_bad_reply(s, r, __func__);
+		goto cleanup;
+	}
+	switch (r->element[0]->integer) {
+	case 0:
+		if (r->elements != 2 || r->element[1]->type != REDIS_REPLY_STRING ||
+		    parse_i64(r->element[1]->str, r->element[1]->len, &v) < 0 || v < 0) {
+			ret = rd_bad_reply(s, r, __func__);
+			break;
+		}
+		*used = (uint64_t)v;
+		ret = 0;
+		break;
+	case 1: ret = -EDQUOT; break;
+	case 2: ret = -EALREADY; break;
+	case 3: ret = -EACCES; break;
+	default: ret = rd_bad_reply(s, r, __func__); break;
+	}
+cleanup:
+	if (r)
+		freeReplyObject(r);
+	free(nk);
+	free(tk);
+	return ret;
+}
+
 static int rd_totp_last_step(void *st_, const char *user, uint64_t *step)
 {
 	struct rd_store *s = st_;
@@ -1674,6 +1771,7 @@ const struct wgotp_store_ops wgotp_store_redis_ops = {
 	.totp_last_step = rd_totp_last_step,
 	.counter_hit = rd_counter_hit,
 	.counter_take = rd_counter_take,
+	.totp_attempt = rd_totp_attempt,
 	.counter_get = rd_counter_get,
 	.counter_reset = rd_counter_reset,
 	.session_put = rd_session_put,

@@ -846,6 +846,7 @@ struct shared {
 	uint32_t errors;
 	uint32_t older_accepted;
 	uint32_t took;
+	uint32_t judged;
 };
 
 static struct shared *shm;
@@ -898,6 +899,20 @@ static void *worker_run(void *arg)
 				__atomic_fetch_add(&shm->errors, 1, __ATOMIC_SEQ_CST);
 			else
 				__atomic_fetch_add(&shm->seen_count[n], 1, __ATOMIC_SEQ_CST);
+			/* Wrong codes from everyone at once: TAKE_LIMIT judged. */
+			{
+				struct wgotp_totp_attempt at = {
+					.user = "burst@example.com", .fail_key = "fail:burst",
+					.now = 5000, .window = 3600, .max_failures = TAKE_LIMIT,
+				};
+				uint64_t used;
+
+				ret = wgotp_store_totp_attempt(st, &at, &used);
+				if (ret == -EACCES)
+					__atomic_fetch_add(&shm->judged, 1, __ATOMIC_SEQ_CST);
+				else if (ret != -EDQUOT)
+					__atomic_fetch_add(&shm->errors, 1, __ATOMIC_SEQ_CST);
+			}
 			/* A failure slot of TAKE_LIMIT, taken by everyone at once. */
 			ret = st->ops->counter_take(st->state, "race-take", 5000, 3600, TAKE_LIMIT, &n);
 			if (ret == 0)
@@ -1078,6 +1093,8 @@ static void test_concurrency(void)
 		once += shm->seen_count[k] == 1;
 	is_int(once, N_PROC * N_THREAD * N_HITS, "every count 1..N returned exactly once");
 	is_int(shm->took, TAKE_LIMIT, "counter_take from %d processes x %d threads: exactly %d slots",
+	       N_PROC, N_THREAD, TAKE_LIMIT);
+	is_int(shm->judged, TAKE_LIMIT, "wrong codes from %d processes x %d threads: exactly %d judged",
 	       N_PROC, N_THREAD, TAKE_LIMIT);
 	is_int(shm->errors, 0, "no errors");
 
