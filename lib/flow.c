@@ -84,6 +84,23 @@ const char *wgotp_reason_str(enum wgotp_reason r)
 	return "unknown";
 }
 
+const char *wgotp_reason_message(enum wgotp_reason r)
+{
+	switch (r) {
+	case WGOTP_R_EXPIRED:
+	case WGOTP_R_TOO_MANY_TRIES:
+	case WGOTP_R_UNKNOWN_CHALLENGE:
+		return "The code has expired or was tried too often: please log in again";
+	case WGOTP_R_RATE_LIMITED:
+	case WGOTP_R_MAIL_LIMIT:
+		return "Too many attempts: please wait and try again later";
+	case WGOTP_R_CHALLENGE_RESENT_LIMIT:
+		return "A code was sent moments ago: please wait a minute and log in again";
+	default:
+		return "The code was not accepted";
+	}
+}
+
 static const char *method_str(enum wgotp_method m)
 {
 	return m == WGOTP_METHOD_TOTP ? "totp" : "email";

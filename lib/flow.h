@@ -51,6 +51,13 @@ enum wgotp_reason {
 
 const char *wgotp_reason_str(enum wgotp_reason r);
 
+/*
+ * What a front end may tell the user about a reject, in one sentence.
+ * It says only what a decoy's reply would say too (never "unknown user"
+ * or "disabled"): every front end shows the same words.
+ */
+const char *wgotp_reason_message(enum wgotp_reason r);
+
 struct wgotp_request {
 	const char *user;		/* as typed; matched case-insensitively */
 	const char *code;		/* single pass (may be NULL or "") */

@@ -14,23 +14,6 @@
 
 #include "secret.h"
 
-static char const *reject_message(enum wgotp_reason r)
-{
-	switch (r) {
-	case WGOTP_R_EXPIRED:
-	case WGOTP_R_TOO_MANY_TRIES:
-	case WGOTP_R_UNKNOWN_CHALLENGE:
-		return "The code has expired or was tried too often: please log in again";
-	case WGOTP_R_RATE_LIMITED:
-	case WGOTP_R_MAIL_LIMIT:
-		return "Too many attempts: please wait and try again later";
-	case WGOTP_R_CHALLENGE_RESENT_LIMIT:
-		return "A code was sent moments ago: please wait a minute and log in again";
-	default:
-		return "The code was not accepted";
-	}
-}
-
 static rlm_rcode_t do_challenge(rlm_wgotp_t const *inst, REQUEST *request, struct wgotp_result const *res)
 {
 	char state[RLM_WGOTP_STATE_LEN + 1];
@@ -127,7 +110,7 @@ rlm_rcode_t rlm_wgotp_authenticate(void *instance, REQUEST *request)
 		break;
 	case WGOTP_REJECT:
 		REDEBUG("Rejected: %s", wgotp_reason_str(res.reason));
-		rlm_wgotp_reply_string(request, PW_REPLY_MESSAGE, reject_message(res.reason));
+		rlm_wgotp_reply_string(request, PW_REPLY_MESSAGE, wgotp_reason_message(res.reason));
 		rcode = RLM_MODULE_REJECT;
 		break;
 	}
