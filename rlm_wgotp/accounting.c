@@ -9,6 +9,7 @@
 #include "rlm_wgotp.h"
 
 #include "activator_client.h"
+#include "identity.h"
 
 /* The device name of a public key, if the key is the user's. */
 static int device_name(rlm_wgotp_t const *inst, char const *user, char const *key, char *out, size_t outlen)
@@ -22,7 +23,7 @@ static int device_name(rlm_wgotp_t const *inst, char const *user, char const *ke
 	if (!dir)
 		goto cleanup;
 	d = wgotp_dir_find_key(dir, key, &owner);
-	if (d && owner && strcasecmp(owner->email, user) == 0) {
+	if (d && owner && strcmp(owner->email, user) == 0) {
 		strlcpy(out, d->name, outlen);
 		ret = 0;
 	}
@@ -38,9 +39,9 @@ rlm_rcode_t rlm_wgotp_accounting(void *instance, REQUEST *request)
 	struct rlm_wgotp_wire w = { .require_message_authenticator = false };
 	struct rlm_wgotp_attrs a;
 	struct wgotp_error err = { .msg = "" };
-	char device[WGOTP_DEVICE_NAME_MAX + 1];
-	char const *why;
-	VALUE_PAIR *vp;
+	char device[WGOTP_DEVICE_NAME_MAX + 1], ident[WGOTP_EMAIL_MAX + 1];
+	char const *why, *name;
+	VALUE_PAIR *vp, *email, *stripped;
 	int n = 0;
 	rlm_rcode_t rcode = RLM_MODULE_NOOP;
 
@@ -71,22 +72,35 @@ rlm_rcode_t rlm_wgotp_accounting(void *instance, REQUEST *request)
 		goto cleanup;
 	}
 
+	/* Who the sessions belong to, as authorize decided it: the
+	 * directory's WGOTP-Email (an ldap/sql run in this section too),
+	 * else the name a realm module looked up, else User-Name; in its
+	 * canonical form, or it names no one (lib/identity.h). */
+	email = fr_pair_find_by_da(request->config, inst->da_email, TAG_ANY);
+	stripped = fr_pair_find_by_num(request->packet->vps, PW_STRIPPED_USER_NAME, 0, TAG_ANY);
+	name = email ? email->vp_strvalue : stripped ? stripped->vp_strvalue : a.user;
+	if (wgotp_identity_canon(name, ident, sizeof(ident)) < 0) {
+		RWDEBUG("\"%s\" is not a canonical user name: nothing to deactivate", name);
+		rcode = RLM_MODULE_NOOP;
+		goto cleanup;
+	}
+
 	device[0] = '\0';
-	if (a.public_key[0] && device_name(inst, a.user, a.public_key, device, sizeof(device)) < 0) {
-		RWDEBUG("%s has no device with key %s: nothing to deactivate", a.user, a.public_key);
+	if (a.public_key[0] && device_name(inst, ident, a.public_key, device, sizeof(device)) < 0) {
+		RWDEBUG("%s has no device with key %s: nothing to deactivate", ident, a.public_key);
 		rcode = RLM_MODULE_NOOP;
 		goto cleanup;
 	}
 
 	rlm_wgotp_log_request(request);
-	if (wgotp_activator_deactivate(inst->cfg, a.user, device[0] ? device : NULL, &n, &err) < 0) {
+	if (wgotp_activator_deactivate(inst->cfg, ident, device[0] ? device : NULL, &n, &err) < 0) {
 		rlm_wgotp_log_request(NULL);
-		REDEBUG("Deactivation of %s failed: %s", a.user, err.msg);
+		REDEBUG("Deactivation of %s failed: %s", ident, err.msg);
 		rcode = RLM_MODULE_FAIL;
 		goto cleanup;
 	}
 	rlm_wgotp_log_request(NULL);
-	RDEBUG("Deactivated %s%s%s: %d session(s) ended", a.user, device[0] ? " device " : "", device, n);
+	RDEBUG("Deactivated %s%s%s: %d session(s) ended", ident, device[0] ? " device " : "", device, n);
 	rcode = n > 0 ? RLM_MODULE_OK : RLM_MODULE_NOOP;
 cleanup:
 	rlm_wgotp_attrs_wipe(&a);

@@ -96,6 +96,18 @@ is "$RAD_CODE" Accounting-Response "Accounting Stop without WGOTP-Public-Key"
 no_peer "$DESK"
 ok $? "every peer of bob's is gone"
 
+# --- the Stop names the user as authorize did: canonical, or no one -------
+rad_auth "User-Name = \"alice@example.com\", User-Password = \"$(rad_totp "$S1" 1)\""
+is "$RAD_CODE" Access-Accept "alice again (next step's code): Access-Accept"
+rad_acct "User-Name = \"alice@example.com \", Acct-Status-Type = Stop, Acct-Session-Id = \"s5\""
+is "$RAD_CODE" Accounting-Response "a Stop for \"alice@example.com \" (not a canonical name): answered"
+has_peer "$WG_CLI_PUB"
+ok $? "... and alice's peer stays"
+rad_acct "User-Name = \"ALICE@Example.COM\", Acct-Status-Type = Stop, Acct-Session-Id = \"s6\""
+is "$RAD_CODE" Accounting-Response "a Stop for ALICE@Example.COM: answered"
+no_peer "$WG_CLI_PUB"
+ok $? "... and it ended alice's session (her identity in another case)"
+
 # --- an Accounting Start changes nothing -----------------------------------
 rad_acct "User-Name = \"alice@example.com\", Acct-Status-Type = Start, Acct-Session-Id = \"s4\""
 is "$RAD_CODE" Accounting-Response "Accounting Start: answered"
