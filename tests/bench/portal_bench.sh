@@ -11,7 +11,7 @@
 #
 #   top_srcdir=... top_builddir=... sh tests/bench/portal_bench.sh [USERS] [CONNECTIONS] [SECONDS]
 #
-# USERS (default 40000) must outlast the run: wrk's request count is not
+# USERS (default 100000) must outlast the run: wrk's request count is not
 # fixed, so more users than SECONDS x rate. CONNECTIONS default 64,
 # SECONDS 10. PORTAL_THREADS ([Portal] Threads, default 2: one per core). RLM_USERS
 # (default 20000; 0 skips the RADIUS run). The portal is the only
@@ -21,7 +21,7 @@ set -u
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
 export top_srcdir top_builddir
-N=${1:-40000}
+N=${1:-100000}
 CONNS=${2:-64}
 SECS=${3:-10}
 PORTAL="$top_builddir/wgotp-portal/wgotp-portal"
