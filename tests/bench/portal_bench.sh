@@ -12,7 +12,7 @@
 #   top_srcdir=... top_builddir=... sh tests/bench/portal_bench.sh [USERS] [CONNECTIONS] [SECONDS]
 #
 # USERS (default 100000) must outlast the run: wrk's request count is not
-# fixed, so more users than SECONDS x rate. CONNECTIONS default 64,
+# fixed, so more users than SECONDS x rate. CONNECTIONS default 16,
 # SECONDS 10. PORTAL_THREADS ([Portal] Threads, default 2: one per core). RLM_USERS
 # (default 20000; 0 skips the RADIUS run). The portal is the only
 # front end here: no device, so no activation (as rlm_bench.sh runs
@@ -22,7 +22,7 @@ top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
 export top_srcdir top_builddir
 N=${1:-100000}
-CONNS=${2:-64}
+CONNS=${2:-16}
 SECS=${3:-10}
 PORTAL="$top_builddir/wgotp-portal/wgotp-portal"
 [ -x "$PORTAL" ] || { echo "build wgotp-portal first (libmicrohttpd-dev)" >&2; exit 2; }

@@ -117,6 +117,18 @@ static void setc(char *dst, size_t n, const char *src)
 	dst[l] = '\0';
 }
 
+/* Every reply parsed, freed at the end (browsers are re-initialised freely). */
+static json_object *replies[16384];
+static size_t n_replies;
+
+static void keep(json_object *o)
+{
+	if (n_replies < sizeof(replies) / sizeof(replies[0]))
+		replies[n_replies++] = o;
+	else
+		json_object_put(o);
+}
+
 static void b_init(struct browser *b, const char *client)
 {
 	memset(b, 0, sizeof(*b));
@@ -154,8 +166,9 @@ static int send_raw(struct browser *b, const char *method, const char *path, con
 	portal_handle(P, &rq, &rp);
 	b->status = rp.status;
 	b->retry_after = rp.retry_after;
-	json_object_put(b->j);
 	b->j = rp.api ? json_tokener_parse(rp.body) : NULL;
+	if (b->j)
+		keep(b->j);
 	b->set_cookie[0] = '\0';
 	if (rp.n_cookies) {
 		char *semi;
@@ -251,7 +264,7 @@ static void setup(void)
 	struct wgotp_error err = { "" };
 
 	dir = tu_tmpdir();
-	tu_write(dir, "server.key", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n", 0600);
+	free(tu_write(dir, "server.key", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n", 0600));
 	if (asprintf(&text,
 		     "{ \"version\": 1, \"users\": {\n"
 		     " \"alice@example.com\": { \"method\": \"totp\", \"totp_secret\": \"%s\", \"totp_state\": \"active\",\n"
@@ -680,5 +693,7 @@ int main(void)
 	test_limits();
 	portal_free(P);
 	tu_rmdir(dir);
+	for (size_t i = 0; i < n_replies; i++)
+		json_object_put(replies[i]);
 	return done_testing();
 }
