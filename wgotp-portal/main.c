@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -165,8 +166,18 @@ int main(int argc, char **argv)
 		ready_fd = -1;
 	}
 	for (;;) {
-		if (sigwait(&set, &sig) != 0)
+		struct timespec minute = { 60, 0 };
+
+		sig = sigtimedwait(&set, NULL, &minute);
+		if (sig < 0) {
+			/* once a minute: expired sign-ins, challenges and counters go */
+			struct wgotp_store *st = p->fe->store;
+			int r = st->ops->expire(st->state, wgotp_flow_now(p->fe->flow));
+
+			if (r < 0)
+				log_warn("removing expired entries from the store: %s", strerror(-r));
 			continue;
+		}
 		if (sig == SIGHUP) {
 			log_info("SIGHUP: users.json is re-read on its own; nothing else to reload");
 			continue;
