@@ -784,6 +784,13 @@ void portal_reply_free(struct portal_reply *rp)
 	rp->body = NULL;
 }
 
+int portal_housekeeping(struct portal *p)
+{
+	struct wgotp_store *st = p->fe->store;
+
+	return st->ops->expire(st->state, wgotp_flow_now(p->fe->flow));
+}
+
 int portal_new(struct wgotp_config *cfg, wgotp_clock_fn clock, void *clock_arg,
 	       struct portal **out, struct wgotp_error *err)
 {

@@ -170,9 +170,7 @@ int main(int argc, char **argv)
 
 		sig = sigtimedwait(&set, NULL, &minute);
 		if (sig < 0) {
-			/* once a minute: expired sign-ins, challenges and counters go */
-			struct wgotp_store *st = p->fe->store;
-			int r = st->ops->expire(st->state, wgotp_flow_now(p->fe->flow));
+			int r = portal_housekeeping(p);
 
 			if (r < 0)
 				log_warn("removing expired entries from the store: %s", strerror(-r));

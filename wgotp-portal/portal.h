@@ -89,6 +89,10 @@ void portal_free(struct portal *p);
 void portal_handle(struct portal *p, const struct portal_request *rq, struct portal_reply *rp);
 void portal_reply_free(struct portal_reply *rp);
 
+/* Remove expired sign-ins, challenges and counters from the store (the
+ * daemon calls it once a minute). */
+int portal_housekeeping(struct portal *p);
+
 /* assets.c */
 int portal_assets_load(struct portal *p, const char *dir, struct wgotp_error *err);
 void portal_assets_free(struct portal *p);

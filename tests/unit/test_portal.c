@@ -677,6 +677,30 @@ static void test_limits(void)
 	}
 }
 
+/* Expired sign-ins leave the store itself, not only the replies. */
+static void test_housekeeping(void)
+{
+	struct wgotp_websession s = { .kind = WGOTP_WEB_SIGNED_IN, .origin = "portal",
+				      .user = "alice@example.com" };
+	struct wgotp_websession out;
+	char token[WGOTP_WEB_TOKEN_LEN + 1];
+	int64_t t = clk.now;
+
+	s.expires = t + 60;
+	ok(wgotp_websession_new(P->fe->flow, P->fe->store, &s, token) == 0, "a sign-in for 60 s");
+	clk.now = t + 61;
+	is_int(portal_housekeeping(P), 0, "housekeeping after its end");
+	clk.now = t;
+	is_int(wgotp_websession_get(P->fe->flow, P->fe->store, token, "portal", &out), -ENOENT,
+	       "the record is gone from the store (not just out of date)");
+	s.expires = t + 600;
+	wgotp_websession_new(P->fe->flow, P->fe->store, &s, token);
+	is_int(portal_housekeeping(P), 0, "housekeeping before the end of another");
+	is_int(wgotp_websession_get(P->fe->flow, P->fe->store, token, "portal", &out), 0, "... keeps it");
+	is_int(wgotp_websession_get(P->fe->flow, P->fe->store, token, "console", &out), -ENOENT,
+	       "a portal sign-in is not a console one");
+}
+
 int main(void)
 {
 	wgotp_log_set_sink(capture, NULL, WGOTP_LOG_DEBUG);
@@ -691,6 +715,7 @@ int main(void)
 	test_expiry();
 	test_logout_and_duplicates();
 	test_limits();
+	test_housekeeping();
 	portal_free(P);
 	tu_rmdir(dir);
 	for (size_t i = 0; i < n_replies; i++)
