@@ -33,10 +33,13 @@ smtpd_start smtp || { echo "Bail out! smtpd did not start"; exit 1; }
 
 TINA_SECRET=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP
 read -r _tina_priv TINA_PUB <<<"$(wg_keypair)"
+read -r _b1 BOB_PUB1 <<<"$(wg_keypair)"
+read -r _b2 BOB_PUB2 <<<"$(wg_keypair)"
 act_setup "$WG_TMP/act" "$WG_IF_SRV"
 act_users "$(printf '"alice@example.com": { "method": "email", "enabled": true, "require_otp": true, "devices": [ { "name": "laptop", "public_key": "%s", "allowed_ips": ["%s"] } ] },
- "tina@example.com": { "method": "totp", "totp_secret": "%s", "totp_state": "active", "enabled": true, "require_otp": true, "devices": [ { "name": "desktop", "public_key": "%s", "allowed_ips": ["10.231.0.9/32"] } ] }' \
-	"$WG_CLI_PUB" "$WG_CLI_CIDR" "$TINA_SECRET" "$TINA_PUB")"
+ "tina@example.com": { "method": "totp", "totp_secret": "%s", "totp_state": "active", "enabled": true, "require_otp": true, "devices": [ { "name": "desktop", "public_key": "%s", "allowed_ips": ["10.231.0.9/32"] } ] },
+ "bob@example.com": { "method": "email", "enabled": true, "require_otp": true, "devices": [ { "name": "laptop", "public_key": "%s", "allowed_ips": ["10.231.0.10/32"] }, { "name": "phone", "public_key": "%s", "allowed_ips": ["10.231.0.11/32"] } ] }' \
+	"$WG_CLI_PUB" "$WG_CLI_CIDR" "$TINA_SECRET" "$TINA_PUB" "$BOB_PUB1" "$BOB_PUB2")"
 # the flow needs a server key in hex (wg-activator's own test key is raw)
 (umask 077; openssl rand -hex 32 >"$ACT_DIR/server.key")
 PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -92,7 +95,7 @@ rm -rf "$ART" && mkdir -p "$ART"
 SPKI=$(openssl x509 -in "$MAIL_SRV_CERT" -pubkey -noout | openssl pkey -pubin -outform der |
 	openssl dgst -sha256 -binary | base64)
 PB_URL="https://127.0.0.1:$PORT" PB_ARTIFACTS="$ART" PB_SMTPD_DIR="$SMTPD_DIR" PB_SPKI="$SPKI" \
-	PB_PROFILE="$WG_TMP/chromium-profile" PB_COUNT="$WG_TMP/pb.count" PB_TINA_PUB="$TINA_PUB" \
+	PB_PROFILE="$WG_TMP/chromium-profile" PB_COUNT="$WG_TMP/pb.count" PB_TINA_PUB="$TINA_PUB" PB_BOB_PUB1="$BOB_PUB1" PB_BOB_PUB2="$BOB_PUB2" \
 	PB_TINA_SECRET="$TINA_SECRET" TAP_START=$TAP_N WG_IF_SRV="$WG_IF_SRV" WG_NS_CLI="$WG_NS_CLI" \
 	WG_SRV_IP="$WG_SRV_IP" WG_CLI_PUB="$WG_CLI_PUB" HOME="$WG_TMP" \
 	timeout 300 /usr/bin/python3 "$top_srcdir/tests/integration/lib/portal_browser.py"
@@ -103,7 +106,7 @@ if [ -s "$WG_TMP/pb.count" ]; then
 fi
 ok $rc "the browser script ran to its end"
 n_shots=$(find "$ART" -name '*.png' | wc -l)
-check "a screenshot of each screen ($n_shots in $ART)" test "$n_shots" -ge 10
+check "a screenshot of each screen ($n_shots in $ART)" test "$n_shots" -ge 12
 
 # --- what the logs say --------------------------------------------------------
 check "the audit log has the portal's decisions with the client address" \

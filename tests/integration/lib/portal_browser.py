@@ -245,6 +245,28 @@ def main():
         drv.find_element(By.ID, "logout").click()
         ok(wait_screen(drv, "screen-email"), "Sign out")
 
+        # --- two devices: pick one, once ------------------------------------
+        n_mail = len(mails())
+        ok(login(drv, "bob@example.com"), "bob (two devices): the code screen")
+        mb = wait_mail(n_mail + 1)
+        type_code(drv, (mail_code(mb) if mb else None) or "000000")
+        ok(wait_screen(drv, "screen-device"), "the right code: which device?")
+        names = [e.get_attribute("value") for e in drv.find_elements(By.CSS_SELECTOR, "input[name=device]")]
+        ok(names == ["laptop", "phone"], "both devices offered, only now: %s" % names)
+        ok(not has_peer(E["PB_BOB_PUB1"]) and not has_peer(E["PB_BOB_PUB2"]), "nothing opened before the pick")
+        shot(drv, "11-choose-device")
+        # the keyboard alone: arrow to the phone, Enter
+        first = drv.find_element(By.ID, "device-0")
+        first.send_keys(Keys.ARROW_DOWN)
+        drv.switch_to.active_element.send_keys(Keys.ENTER)
+        ok(wait_screen(drv, "screen-status"), "picked: the status page")
+        ok(badge(drv, "phone").startswith("Active, ") and badge(drv, "laptop") == "Inactive",
+           "the phone active, the laptop inactive (%s / %s)" % (badge(drv, "phone"), badge(drv, "laptop")))
+        ok(has_peer(E["PB_BOB_PUB2"]) and not has_peer(E["PB_BOB_PUB1"]), "one code opened one peer")
+        shot(drv, "12-status-two-devices")
+        drv.find_element(By.ID, "logout").click()
+        wait_screen(drv, "screen-email")
+
         # --- an unknown user: the same screens, no mail ---------------------
         n_mail = len(mails())
         ok(login(drv, "mallory@example.com"), "unknown user: the same code screen")
