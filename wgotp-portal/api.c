@@ -506,7 +506,11 @@ static void h_answer(struct call *c)
 	}
 	if (ret < 0)
 		return reply_unavailable(c, "session", ret);
-	ret = open_devices(c, res.user, res.device, res.duration);
+	if (extend && !res.device[0])
+		/* an Extend of all the user's devices: that is what it asked for */
+		ret = do_activate(c, res.user, NULL, NULL, res.duration);
+	else
+		ret = open_devices(c, res.user, res.device, res.duration);
 	if (ret < 0)
 		return reply_unavailable(c, "activation", ret);
 	reply_status(c, 200);

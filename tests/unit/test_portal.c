@@ -58,7 +58,7 @@ static int fake_activate(const struct wgotp_config *cfg, const char *user, const
 		return -EINVAL;
 	snprintf(s.user, sizeof(s.user), "%s", user);
 	snprintf(s.device, sizeof(s.device), "%s", device ? device :
-		 !strcmp(public_key, KEY_A) ? "laptop" : "other");
+		 !public_key || !strcmp(public_key, KEY_A) ? "laptop" : "other");
 	s.created = clk.now;
 	s.expires = clk.now + d;
 	snprintf(s.origin, sizeof(s.origin), "portal");
@@ -513,6 +513,16 @@ static void test_totp(void)
 	is_int(n_act, 1, "... activates again");
 	is_str(act_key, KEY_A, "... the laptop, by its key");
 	is_int(act_dur, 43200, "... for the new length");
+
+	/* Extend without a device: all of them, not a device choice */
+	clk.now += 30;
+	n_act = 0;
+	is_int(post(&b, "/api/v1/extend", "{}"), 200, "extend all devices: a new challenge");
+	totp_at(clk.now, code);
+	snprintf(body, sizeof(body), "{\"code\":\"%s\",\"duration\":43200}", code);
+	is_int(post(&b, "/api/v1/answer", body), 200, "... the right code");
+	ok(n_act == 1 && !act_dev[0] && !act_key[0], "... activates all the user's devices at once");
+	ok(!json_object_get_boolean(json_object_object_get(b.j, "choose_device")), "... no device choice");
 
 	/* deactivate ends the session and the sign-in */
 	n_deact = 0;
