@@ -89,9 +89,20 @@ PB_CODES="$D/warm.tsv" PB_COOKIE=$PB_COOKIE PB_CSRF=$PB_CSRF PB_THREADS=$THREADS
 	wrk -t"$THREADS" -c"$THREADS" -d1s -s "$top_srcdir/tests/bench/portal_verify.lua" \
 	"https://127.0.0.1:$PORT" >/dev/null
 replays0=$(grep -c 'result=reject reason=replay' "$D/audit.log")
+# BENCH_PERF=FILE: record the portal (perf record -g) during the run.
+perf_pid=
+if [ -n "${BENCH_PERF:-}" ]; then
+	perf record ${BENCH_PERF_ARGS:--g} -o "$BENCH_PERF" -p "$PID" >/dev/null 2>&1 &
+	perf_pid=$!
+	sleep 0.5
+fi
 PB_CODES="$D/run.tsv" PB_COOKIE=$PB_COOKIE PB_CSRF=$PB_CSRF PB_THREADS=$THREADS \
 	wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" --latency -s "$top_srcdir/tests/bench/portal_verify.lua" \
 	"https://127.0.0.1:$PORT" | tee "$D/wrk.out"
+if [ -n "$perf_pid" ]; then
+	kill -INT "$perf_pid"
+	wait "$perf_pid"
+fi
 line=$(grep '^portal: verify_ok=' "$D/wrk.out")
 replays=$(($(grep -c 'result=reject reason=replay' "$D/audit.log") - replays0))
 echo "portal: replays refused: $replays (wrapped=$(echo "$line" | sed -n 's/.*wrapped=\([0-9]*\).*/\1/p'))"
