@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <grp.h>
@@ -42,6 +43,8 @@ enum key_type {
 	T_GIDS,		/* comma-separated group names or numbers */
 	T_ALG,		/* SHA1 | SHA256 | SHA512 */
 	T_ADDRPORT,	/* ADDRESS:PORT, numeric ([::1]:9588); empty = unset */
+	T_LISTEN,	/* comma-separated addr:port, [v6]:port (max entries in `max`) */
+	T_CIDRS,	/* comma-separated prefixes (max entries in `max`) */
 };
 
 struct enum_val {
@@ -83,6 +86,9 @@ static const struct enum_val unknown_users[] = {
 
 #define F(field) offsetof(struct wgotp_config, field)
 #define DAY (24 * 3600LL)
+#ifndef WGOTP_PORTAL_ASSETS
+#define WGOTP_PORTAL_ASSETS "/usr/share/wgotp/portal"
+#endif
 
 static const struct key keys[] = {
 	{ "General", "Directory", T_PATH, F(directory), 0, 0, "/etc/wgotp/users.json", NULL },
@@ -164,6 +170,21 @@ static const struct key keys[] = {
 
 	{ "Metrics", "Listen", T_ADDRPORT, F(metrics_listen), 0, 0, "", NULL },
 	{ "Metrics", "File", T_PATH, F(metrics_file), 0, 0, "", NULL },
+	{ "Portal", "Listen", T_LISTEN, F(portal_listen), 0, WGOTP_MAX_LISTEN, "", NULL },
+	{ "Portal", "CertificateFile", T_PATH, F(portal_cert_file), 0, 0, "", NULL },
+	{ "Portal", "PrivateKeyFile", T_PATH, F(portal_key_file), 0, 0, "", NULL },
+	{ "Portal", "PublicURL", T_STR, F(portal_public_url), 0, 0, "", NULL },
+	{ "Portal", "TrustedProxies", T_CIDRS, F(portal_trusted_proxies), 0, WGOTP_MAX_PROXIES, "", NULL },
+	{ "Portal", "CompanyName", T_STR, F(portal_company), 0, 0, "", NULL },
+	{ "Portal", "AssetsDirectory", T_PATH, F(portal_assets_dir), 0, 0, WGOTP_PORTAL_ASSETS, NULL },
+	{ "Portal", "CookieLifetime", T_DUR, F(portal_cookie_lifetime), 60, DAY, "15m", NULL },
+	{ "Portal", "Threads", T_INT, F(portal_threads), 1, 256, "4", NULL },
+	{ "Portal", "MaxConnections", T_INT, F(portal_max_connections), 1, 65536, "1024", NULL },
+	{ "Portal", "MaxConnectionsPerIP", T_INT, F(portal_max_conn_per_ip), 0, 65536, "64", NULL },
+	{ "Portal", "MaxBodySize", T_INT, F(portal_max_body), 256, 65536, "4096", NULL },
+	{ "Portal", "RequestTimeout", T_DUR, F(portal_request_timeout), 1, 300, "10s", NULL },
+	{ "Portal", "MaxRequestsPerIP", T_INT, F(portal_max_requests_per_ip), 0, 1000000, "300", NULL },
+	{ "Portal", "MaxLoginsPerUser", T_INT, F(portal_max_logins_per_user), 0, 100000, "30", NULL },
 };
 
 #undef F
@@ -327,6 +348,97 @@ static int set_path(struct parser *p, char **dst, const char *val)
 	return 0;
 }
 
+/* "127.0.0.1:8443" or "[::1]:8443": a numeric address and a port. */
+static int parse_listen(const char *s, struct wgotp_listen *out)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *colon, *hs = s;
+	size_t hl;
+	int64_t port;
+
+	memset(out, 0, sizeof(*out));
+	if (strlen(s) >= sizeof(out->text))
+		return -EINVAL;
+	if (*s == '[') {
+		const char *end = strchr(s, ']');
+
+		if (!end || end[1] != ':')
+			return -EINVAL;
+		hs = s + 1;
+		hl = (size_t)(end - hs);
+		colon = end + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || memchr(s, ':', (size_t)(colon - s)))
+			return -EINVAL;
+		hl = (size_t)(colon - s);
+	}
+	if (!hl || hl >= sizeof(host) || parse_int(colon + 1, &port) < 0 || port < 1 || port > 65535)
+		return -EINVAL;
+	memcpy(host, hs, hl);
+	host[hl] = '\0';
+	if (*s == '[') {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&out->addr;
+
+		if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
+			return -EINVAL;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)port);
+		out->len = sizeof(*a);
+		out->loopback = IN6_IS_ADDR_LOOPBACK(&a->sin6_addr);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&out->addr;
+
+		if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+			return -EINVAL;
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)port);
+		out->len = sizeof(*a);
+		out->loopback = (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+	}
+	snprintf(out->text, sizeof(out->text), "%s", s);
+	return 0;
+}
+
+static int set_list(struct parser *p, const struct key *k, const char *val)
+{
+	struct wgotp_listen ls[WGOTP_MAX_LISTEN];
+	struct wgotp_cidr cs[WGOTP_MAX_PROXIES];
+	char *copy, *cur, *item;
+	int n = 0, ret = 0;
+
+	copy = strdup(val);
+	if (!copy)
+		return -ENOMEM;
+	cur = *val ? copy : NULL;
+	while ((item = next_item(&cur))) {
+		if (n == k->max) {
+			ret = perr(p, k, "more than %lld entries", (long long)k->max);
+			goto cleanup;
+		}
+		if (k->type == T_LISTEN && parse_listen(item, &ls[n]) < 0) {
+			ret = perr(p, k, "\"%s\" is not a numeric address and port (127.0.0.1:8443, [::1]:8443)", item);
+			goto cleanup;
+		}
+		if (k->type == T_CIDRS && wgotp_cidr_parse(item, &cs[n]) < 0) {
+			ret = perr(p, k, "\"%s\" is not an address prefix (10.0.0.0/8, fd00::/8)", item);
+			goto cleanup;
+		}
+		n++;
+	}
+	if (k->type == T_LISTEN)
+		memcpy((char *)p->cfg + k->off, ls, sizeof(ls[0]) * (size_t)n);
+	else
+		memcpy((char *)p->cfg + k->off, cs, sizeof(cs[0]) * (size_t)n);
+	if (k->off == offsetof(struct wgotp_config, portal_listen))
+		p->cfg->n_portal_listen = n;
+	else
+		p->cfg->n_portal_trusted_proxies = n;
+cleanup:
+	free(copy);
+	return ret;
+}
+
 static int set_value(struct parser *p, const struct key *k, const char *val)
 {
 	void *field = (char *)p->cfg + k->off;
@@ -440,6 +552,9 @@ static int set_value(struct parser *p, const struct key *k, const char *val)
 		}
 		break;
 	}
+	case T_LISTEN:
+	case T_CIDRS:
+		return set_list(p, k, val);
 	case T_ALG: {
 		enum wgotp_totp_alg alg;
 
@@ -485,6 +600,28 @@ static char *trim(char *s)
 	return s;
 }
 
+/* Plain HTTP only where nobody else can listen in: a non-loopback Listen
+ * needs both halves of a certificate. */
+static int validate_portal(struct parser *p)
+{
+	struct wgotp_config *c = p->cfg;
+	const char *u = c->portal_public_url;
+
+	if (!c->portal_cert_file != !c->portal_key_file)
+		return wgotp_error_set(p->err, EINVAL,
+				       "%s: [Portal] CertificateFile and PrivateKeyFile go together", p->name);
+	for (int i = 0; i < c->n_portal_listen && !c->portal_cert_file; i++) {
+		if (!c->portal_listen[i].loopback)
+			return wgotp_error_set(p->err, EINVAL,
+					       "%s: [Portal] Listen %s is not a loopback address: it needs CertificateFile and PrivateKeyFile (plain HTTP only on 127.0.0.1 or ::1, behind a TLS proxy)",
+					       p->name, c->portal_listen[i].text);
+	}
+	if (u && strncmp(u, "https://", 8) && strncmp(u, "http://", 7))
+		return wgotp_error_set(p->err, EINVAL,
+				       "%s: [Portal] PublicURL \"%s\" must start with https:// (or http://)", p->name, u);
+	return 0;
+}
+
 /* Checks across keys, once the whole file is read. */
 static int validate(struct parser *p)
 {
@@ -505,7 +642,7 @@ static int validate(struct parser *p)
 	if (strlen(c->interface) >= 16 || strchr(c->interface, '/'))
 		return wgotp_error_set(p->err, EINVAL, "%s: [Activator] Interface: \"%s\" is not an interface name",
 				       p->name, c->interface);
-	return 0;
+	return validate_portal(p);
 }
 
 static int parse_text(struct parser *p, const char *text, size_t len)
@@ -571,7 +708,8 @@ static int parse_text(struct parser *p, const char *text, size_t len)
 			return perr(p, k, "%s", "set twice");
 		p->seen[k - keys] = 1;
 		if ((k->type != T_STR && k->type != T_PATH && k->type != T_UIDS &&
-		     k->type != T_GIDS && k->type != T_ADDRPORT) && !*val)
+		     k->type != T_GIDS && k->type != T_ADDRPORT &&
+		     k->type != T_LISTEN && k->type != T_CIDRS) && !*val)
 			return perr(p, k, "%s", "needs a value");
 		ret = set_value(p, k, val);
 		if (ret < 0)

@@ -11,13 +11,25 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
+#include "cidr.h"
 #include "error.h"
 
 #define WGOTP_DEFAULT_CONF "/etc/wgotp/wgotp.conf"
 #define WGOTP_MAX_DURATIONS 8
 #define WGOTP_MAX_ALLOWED_IDS 16
+#define WGOTP_MAX_LISTEN 8
+#define WGOTP_MAX_PROXIES 16
+
+/* One [Portal] Listen address: "127.0.0.1:8443", "[::1]:8443". */
+struct wgotp_listen {
+	char text[64];			/* as written, for messages */
+	struct sockaddr_storage addr;
+	socklen_t len;
+	bool loopback;			/* 127.0.0.0/8 or ::1 */
+};
 
 enum wgotp_store_backend {
 	WGOTP_STORE_SQLITE,
@@ -154,6 +166,25 @@ struct wgotp_config {
 
 	/* [Sendmail] */
 	char *sendmail_path;		/* Path = /usr/sbin/sendmail */
+
+	/* [Portal] (wgotp-portal) */
+	struct wgotp_listen portal_listen[WGOTP_MAX_LISTEN];	/* Listen = addr:port, ... */
+	int n_portal_listen;
+	char *portal_cert_file;		/* CertificateFile (PEM chain) */
+	char *portal_key_file;		/* PrivateKeyFile (PEM, a secret file) */
+	char *portal_public_url;	/* PublicURL = https://vpn.example.com */
+	struct wgotp_cidr portal_trusted_proxies[WGOTP_MAX_PROXIES];	/* TrustedProxies = CIDR, ... */
+	int n_portal_trusted_proxies;
+	char *portal_company;		/* CompanyName (default: [General] Issuer) */
+	char *portal_assets_dir;	/* AssetsDirectory = $(pkgdatadir)/portal */
+	int64_t portal_cookie_lifetime;	/* CookieLifetime = 15m */
+	int portal_threads;		/* Threads = 4 */
+	int portal_max_connections;	/* MaxConnections = 1024 */
+	int portal_max_conn_per_ip;	/* MaxConnectionsPerIP = 64 (0: no limit) */
+	int portal_max_body;		/* MaxBodySize = 4096 (bytes) */
+	int64_t portal_request_timeout;	/* RequestTimeout = 10s */
+	int portal_max_requests_per_ip;	/* MaxRequestsPerIP = 300 (API requests a minute; 0: off) */
+	int portal_max_logins_per_user;	/* MaxLoginsPerUser = 30 (logins an hour; 0: off) */
 };
 
 /* Defaults only (what an empty file yields). */

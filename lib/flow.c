@@ -130,6 +130,12 @@ int64_t wgotp_flow_now(const struct wgotp_flow *f)
 	return f->clock ? f->clock(f->clock_arg) : (int64_t)time(NULL);
 }
 
+int wgotp_flow_mac(const struct wgotp_flow *f, const char *label, const char *data,
+		   uint8_t mac[WGOTP_MAC_LEN])
+{
+	return wgotp_code_mac(f->key, f->keylen, label, data, mac);
+}
+
 const struct wgotp_config *wgotp_flow_config(const struct wgotp_flow *f)
 {
 	return f->cfg;

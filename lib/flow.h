@@ -113,6 +113,11 @@ const struct wgotp_directory *wgotp_flow_dir_get(struct wgotp_flow *f);
 void wgotp_flow_dir_put(struct wgotp_flow *f, const struct wgotp_directory *d);
 
 int64_t wgotp_flow_now(const struct wgotp_flow *f);
+
+/* HMAC-SHA256 under the server key of label || 0 || data: how a front end
+ * keeps a token it must recognise without storing it (portal cookies). */
+int wgotp_flow_mac(const struct wgotp_flow *f, const char *label, const char *data,
+		   uint8_t mac[32]);
 const struct wgotp_config *wgotp_flow_config(const struct wgotp_flow *f);
 
 #endif

@@ -2,6 +2,8 @@
 /* wgotp.conf: defaults, the shipped sample, every kind of bad line. */
 #include "config.h"
 
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -217,9 +219,47 @@ static void test_duration(void)
 	is_int(wgotp_parse_duration("", &v), -EINVAL, "empty refused");
 }
 
+/* [Portal]: the lists, and plain HTTP only on loopback */
+static void test_portal(void)
+{
+	struct wgotp_config *c = NULL;
+	struct wgotp_error err = { "" };
+
+	ok(parse("[Portal]\nListen = 127.0.0.1:8080, [::1]:8443\nTrustedProxies = 127.0.0.1, 10.0.0.0/8\n",
+		 &c, &err) == 0, "two loopback listeners without a certificate (%s)", err.msg);
+	if (c) {
+		is_int(c->n_portal_listen, 2, "two listeners");
+		ok(c->portal_listen[0].loopback && c->portal_listen[1].loopback, "both loopback");
+		is_int(c->portal_listen[1].addr.ss_family, AF_INET6, "the second is IPv6");
+		is_int(c->n_portal_trusted_proxies, 2, "two trusted proxies");
+		is_int(c->portal_cookie_lifetime, 900, "CookieLifetime defaults to 15 min");
+		is_int(c->portal_max_body, 4096, "MaxBodySize defaults to 4 KiB");
+		wgotp_config_free(c);
+		c = NULL;
+	}
+	ok(parse("[Portal]\nListen = 0.0.0.0:443\nCertificateFile = /c.pem\nPrivateKeyFile = /k.pem\n",
+		 &c, &err) == 0, "any address with a certificate and key");
+	wgotp_config_free(c);
+	bad("[Portal]\nListen = 0.0.0.0:8080\n", "Listen 0.0.0.0:8080 is not a loopback address",
+	    "a non-loopback Listen without a certificate");
+	bad("[Portal]\nListen = [::]:8080\n", "is not a loopback address", "... nor [::]");
+	bad("[Portal]\nListen = 127.0.0.1:8080\nCertificateFile = /c.pem\n", "go together",
+	    "a certificate without its key");
+	bad("[Portal]\nListen = localhost:8080\n", "test.conf:2: [Portal] Listen: \"localhost:8080\" is not a numeric address",
+	    "a host name in Listen");
+	bad("[Portal]\nListen = 127.0.0.1:0\n", "test.conf:2: [Portal] Listen", "port 0");
+	bad("[Portal]\nListen = 127.0.0.1\n", "test.conf:2: [Portal] Listen", "no port");
+	bad("[Portal]\nListen = ::1:8080\n", "test.conf:2: [Portal] Listen", "IPv6 without brackets");
+	bad("[Portal]\nTrustedProxies = 10.0.0.1/8\n", "test.conf:2: [Portal] TrustedProxies: \"10.0.0.1/8\"",
+	    "a prefix with host bits");
+	bad("[Portal]\nPublicURL = vpn.example.com\n", "PublicURL", "a PublicURL without a scheme");
+	bad("[Portal]\nMaxBodySize = 10\n", "test.conf:2: [Portal] MaxBodySize: must be within", "a tiny MaxBodySize");
+}
+
 int main(void)
 {
 	test_defaults();
+	test_portal();
 	test_good();
 	test_bad();
 	test_files();
