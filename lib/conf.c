@@ -185,6 +185,7 @@ static const struct key keys[] = {
 	{ "Portal", "RequestTimeout", T_DUR, F(portal_request_timeout), 1, 300, "10s", NULL },
 	{ "Portal", "MaxRequestsPerIP", T_INT, F(portal_max_requests_per_ip), 0, 1000000, "300", NULL },
 	{ "Portal", "MaxLoginsPerUser", T_INT, F(portal_max_logins_per_user), 0, 100000, "30", NULL },
+	{ "Portal", "MetricsListen", T_ADDRPORT, F(portal_metrics_listen), 0, 0, "", NULL },
 };
 
 #undef F

@@ -185,6 +185,7 @@ struct wgotp_config {
 	int64_t portal_request_timeout;	/* RequestTimeout = 10s */
 	int portal_max_requests_per_ip;	/* MaxRequestsPerIP = 300 (API requests a minute; 0: off) */
 	int portal_max_logins_per_user;	/* MaxLoginsPerUser = 30 (logins an hour; 0: off) */
+	char *portal_metrics_listen;	/* MetricsListen = ADDRESS:PORT of its /metrics; "" = off */
 };
 
 /* Defaults only (what an empty file yields). */

@@ -30,6 +30,7 @@
 #include "log.h"
 #include "portal.h"
 #include "secret.h"
+#include "stats.h"
 
 struct call {
 	struct portal *p;
@@ -72,6 +73,7 @@ static void reply_error(struct call *c, int status, const char *code, const char
 {
 	json_object *o = json_object_new_object();
 
+	portal_stats_error(code);
 	if (o) {
 		json_object_object_add(o, "error", json_object_new_string(code));
 		json_object_object_add(o, "message", json_object_new_string(message));

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "portal.h"
 #include "server.h"
+#include "stats.h"
 
 static void log_stderr(void *arg, enum wgotp_log_level level, const char *msg)
 {
@@ -152,7 +153,12 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGHUP);
 	/* before the server's threads start, so they inherit the mask */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	portal_stats_init();
 	if (portal_server_start(srv, &err) < 0) {
+		log_err("%s", err.msg);
+		goto cleanup;
+	}
+	if (portal_metrics_start(srv, cfg->portal_metrics_listen, err.msg, sizeof(err.msg)) < 0) {
 		log_err("%s", err.msg);
 		goto cleanup;
 	}
@@ -185,6 +191,7 @@ int main(int argc, char **argv)
 	}
 	ret = 0;
 cleanup:
+	portal_metrics_stop();
 	portal_server_free(srv);
 	portal_free(p);
 	if (ready_fd >= 0)

@@ -28,6 +28,7 @@
 #include "log.h"
 #include "secret.h"
 #include "server.h"
+#include "stats.h"
 
 #define CSP "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " \
 	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -110,12 +111,13 @@ static enum MHD_Result queue(struct portal_server *s, struct MHD_Connection *con
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, rp->allow);
 	ret = MHD_queue_response(conn, (unsigned int)rp->status, resp);
 	MHD_destroy_response(resp);
+	portal_stats_reply(rp->api, rp->status);
 	return ret;
 }
 
 /* One fixed error reply, before the handlers see anything. */
 static enum MHD_Result queue_error(struct portal_server *s, struct MHD_Connection *conn,
-				   struct req *r, int status, const char *body)
+				   struct req *r, int status, const char *code, const char *body)
 {
 	struct portal_reply rp = {
 		.status = status, .content_type = "application/json", .body = (char *)body,
@@ -123,6 +125,7 @@ static enum MHD_Result queue_error(struct portal_server *s, struct MHD_Connectio
 	};
 
 	r->answered = true;
+	portal_stats_error(code);
 	return queue(s, conn, &rp);
 }
 
@@ -161,7 +164,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		clock_gettime(CLOCK_MONOTONIC, &r->start);
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > (unsigned long long)cfg->portal_max_body)
-			return queue_error(s, conn, r, 413,
+			return queue_error(s, conn, r, 413, "payload_too_large",
 					   "{\"error\":\"payload_too_large\",\"message\":\"The request body is too large.\"}");
 		return MHD_YES;
 	}
@@ -171,13 +174,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	if (*upload_size) {
 		if (since(&r->start) > (double)cfg->portal_request_timeout)
-			return queue_error(s, conn, r, 408,
+			return queue_error(s, conn, r, 408, "timeout",
 					   "{\"error\":\"timeout\",\"message\":\"The request took too long.\"}");
 		if (r->len + *upload_size > (size_t)cfg->portal_max_body) {
 			wgotp_freezero(r->body, r->len);
 			r->body = NULL;
 			r->len = 0;
-			return queue_error(s, conn, r, 413,
+			return queue_error(s, conn, r, 413, "payload_too_large",
 					   "{\"error\":\"payload_too_large\",\"message\":\"The request body is too large.\"}");
 		}
 		char *nb = realloc(r->body, r->len + *upload_size + 1);
@@ -323,6 +326,20 @@ int portal_server_start(struct portal_server *s, struct wgotp_error *err)
 				 l->text);
 	}
 	return 0;
+}
+
+unsigned int portal_server_connections(struct portal_server *s)
+{
+	unsigned int n = 0;
+
+	for (int i = 0; s && i < s->n; i++) {
+		const union MHD_DaemonInfo *di =
+			MHD_get_daemon_info(s->d[i], MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+
+		if (di)
+			n += di->num_connections;
+	}
+	return n;
 }
 
 void portal_server_free(struct portal_server *s)

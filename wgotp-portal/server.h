@@ -14,5 +14,7 @@ int portal_server_new(struct portal *p, struct portal_server **out, struct wgotp
 /* Bind every Listen and start serving (threads of libmicrohttpd). */
 int portal_server_start(struct portal_server *s, struct wgotp_error *err);
 void portal_server_free(struct portal_server *s);	/* stops; accepts NULL */
+/* Connections open now, on every listener (for /metrics). */
+unsigned int portal_server_connections(struct portal_server *s);
 
 #endif

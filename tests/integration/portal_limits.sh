@@ -20,6 +20,7 @@ trap cleanup EXIT
 echo '{ "version": 1, "users": {} }' >"$D/users.json"
 chmod 640 "$D/users.json"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+MPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 conf() {
 	cat >"$D/wgotp.conf" <<CONF
 [General]
@@ -37,6 +38,7 @@ MaxConnectionsPerIP = 4
 RequestTimeout = 2s
 MaxBodySize = 256
 Threads = 1
+MetricsListen = 127.0.0.1:$MPORT
 CONF
 }
 
@@ -126,4 +128,25 @@ check "a body announced over MaxBodySize: 413 before it is sent" grep -q "^big_b
 check "a header flood is refused (4xx or closed)" grep -Eq "^header_flood (closed|HTTP/1.1 4[0-9][0-9])" "$D/py.out"
 check "the portal still answers" curl -sf -o /dev/null "http://127.0.0.1:$PORT/api/v1/status"
 check "and still runs" kill -0 "$PID"
+
+# Its own metrics ([Portal] MetricsListen), on a listener of their own.
+curl -sS --max-time 5 "http://127.0.0.1:$MPORT/metrics" >"$D/metrics" 2>&1
+ok $? "GET /metrics on MetricsListen"
+mval() { awk -v k="$1" '$1 == k { print $2 }' "$D/metrics"; }
+check "the 413 is counted as a refusal (payload_too_large)" \
+	test "$(mval 'wgotp_portal_refusals_total{error="payload_too_large"}')" -ge 1
+check "replies counted by kind and status (api 200)" \
+	test "$(mval 'wgotp_portal_replies_total{kind="api",code="200"}')" -ge 1
+check "open connections are a gauge" grep -q '^wgotp_portal_connections [0-9]' "$D/metrics"
+if command -v promtool >/dev/null 2>&1; then
+	promtool check metrics <"$D/metrics" >"$D/promtool.out" 2>&1
+	ok $? "promtool check metrics passes on the scrape$( [ -s "$D/promtool.out" ] && printf ': %s' "$(head -c 200 "$D/promtool.out")")"
+else
+	skip "promtool is not installed"
+fi
+is "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$MPORT/api/v1/status")" 404 \
+	"the metrics listener serves /metrics only (404)"
+is "$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$MPORT/metrics")" 405 "... and only GET (405)"
+is "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/metrics")" 404 \
+	"the employees' listener has no /metrics"
 done_testing

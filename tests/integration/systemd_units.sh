@@ -110,6 +110,30 @@ else
 	ok 1 "contrib/README.md reports the systemd-analyze security scores"
 fi
 
+# The portal's unit, where the portal is built.
+PBIN=$top_builddir/wgotp-portal/wgotp-portal
+if [ -x "$PBIN" ]; then
+	mkdir -p "$T/portal"
+	cp "$top_srcdir/doc/wgotp-portal.8" "$T/man/man8/"
+	sed "s|/usr/sbin/wgotp-portal|$PBIN|g" "$U/wgotp-portal.service" >"$T/portal/wgotp-portal.service"
+	MANPATH=$T/man systemd-analyze verify "$T/portal/wgotp-portal.service" >"$T/verify.portal" 2>&1
+	rc=$?
+	grep -e "$T" -e 'wgotp-portal' "$T/verify.portal" >"$T/verify.portal.ours"
+	[ $rc -eq 0 ] && [ ! -s "$T/verify.portal.ours" ]
+	ok $? "systemd-analyze verify: wgotp-portal.service"
+	sed 's/^/# /' "$T/verify.portal.ours"
+	security "$T/portal/wgotp-portal.service" >"$T/security.portal"
+	pe=$(sed -n 's/^→ Overall exposure level for wgotp-portal.service: \([0-9.]*\).*/\1/p' "$T/security.portal")
+	[ -n "$pe" ]
+	ok $? "systemd-analyze security --offline scores it: $pe"
+	if [ -n "$readme_ver" ] && [ "$readme_ver" = "$SDVER" ]; then
+		grep -qF -- "| \`wgotp-portal.service\` | $pe |" "$top_srcdir/contrib/README.md"
+		ok $? "contrib/README.md reports the portal's score ($pe)"
+	fi
+else
+	skip "wgotp-portal is not built (libmicrohttpd-dev)"
+fi
+
 # tmpfiles.d: the audit log directory and file, under a temporary root.
 if [ "$(id -u)" -eq 0 ] && getent group freerad >/dev/null && command -v systemd-tmpfiles >/dev/null 2>&1; then
 	mkdir -p "$T/root/var/log" "$T/root/etc"
