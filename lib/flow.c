@@ -489,7 +489,7 @@ static int reserve_failure(struct wgotp_flow *f, const struct subject *s, int64_
  * so it takes the same path and time, and offers none: always a failure.
  */
 static int check_totp(struct wgotp_flow *f, const struct subject *s, const char *code,
-		      int64_t now, enum wgotp_reason *why)
+		      int64_t now, const char *challenge_id, enum wgotp_reason *why)
 {
 	char key[COUNTER_KEY_MAX], dummy[64];
 	uint64_t steps[WGOTP_TOTP_MAX_STEPS], used = 0;
@@ -522,6 +522,30 @@ static int check_totp(struct wgotp_flow *f, const struct subject *s, const char 
 			goto cleanup;
 		n = 0;
 	}
+	/* Answering a challenge with a code that matches: the challenge is
+	 * consumed before the step, so that a store that fails in between
+	 * (locked, full) leaves the code unused and the user may type it
+	 * again; a lost race for the challenge takes no step either. */
+	if (challenge_id && n > 0) {
+		uint64_t last = 0;
+
+		/* Only for a step not used yet: a replayed code leaves the
+		 * challenge to its owner (the store still judges the race). */
+		ret = f->store->ops->totp_last_step(f->store->state, s->name, &last);
+		if (ret < 0)
+			goto cleanup;
+		if (steps[n - 1] <= last)
+			goto record;
+		ret = f->store->ops->challenge_del(f->store->state, challenge_id);
+		if (ret == -ENOENT) {
+			*why = WGOTP_R_UNKNOWN_CHALLENGE;
+			ret = 0;
+			goto cleanup;
+		}
+		if (ret < 0)
+			goto cleanup;
+	}
+record:
 	a.n_steps = n;
 	ret = wgotp_store_totp_attempt(f->store, &a, &used);
 	switch (ret) {
@@ -593,7 +617,7 @@ static int begin_totp(struct wgotp_flow *f, const struct subject *s,
 	int ret;
 
 	if (req->code && *req->code) {
-		ret = check_totp(f, s, req->code, now, &why);
+		ret = check_totp(f, s, req->code, now, NULL, &why);
 		if (ret < 0)
 			return ret;
 		if (why != WGOTP_R_OK) {
@@ -848,7 +872,7 @@ int wgotp_answer(struct wgotp_flow *f, const char *challenge_id, const char *cod
 	}
 
 	if (c.method == WGOTP_METHOD_TOTP) {
-		ret = check_totp(f, &s, code ? code : "", now, &why);
+		ret = check_totp(f, &s, code ? code : "", now, c.id, &why);
 	} else {
 		ret = reserve_failure(f, &s, now, res);
 		if (ret != 0) {
@@ -871,15 +895,17 @@ int wgotp_answer(struct wgotp_flow *f, const char *challenge_id, const char *cod
 	}
 	/* Deleting the challenge is what consumes the code: of two answers
 	 * racing with the right code, only the one whose delete removed it
-	 * opens a session. */
-	ret = ops->challenge_del(f->store->state, c.id);
-	if (ret == -ENOENT) {
-		reject_result(res, WGOTP_R_UNKNOWN_CHALLENGE);
-		ret = 0;
-		goto done;
+	 * opens a session (check_totp deleted a TOTP challenge already). */
+	if (c.method != WGOTP_METHOD_TOTP) {
+		ret = ops->challenge_del(f->store->state, c.id);
+		if (ret == -ENOENT) {
+			reject_result(res, WGOTP_R_UNKNOWN_CHALLENGE);
+			ret = 0;
+			goto done;
+		}
+		if (ret < 0)
+			goto done;
 	}
-	if (ret < 0)
-		goto done;
 	/* What the request that received this challenge asked for. Only
 	 * where it asked for nothing (the default length) may the answer
 	 * choose: the State is the answerer's own (never handed to another

@@ -749,6 +749,38 @@ static void test_guess_burst(void)
 	guess_burst(false);
 }
 
+/* --- a store that fails during an answer consumes nothing ---------------- */
+static int busy_del(void *st, const char *id)
+{
+	(void)st;
+	(void)id;
+	return -EBUSY;
+}
+
+static void test_answer_store_busy(void)
+{
+	struct wgotp_store_ops ops;
+	const struct wgotp_store_ops *real;
+	struct wgotp_result r, a;
+	struct fx x;
+	char code[8];
+
+	fx_setup(&x, WGOTP_UNKNOWN_EMAIL);
+	begin(&x, "alice@example.com", NULL, &r);
+	totp_at(x.clock.now, 0, code);
+	real = x.store->ops;
+	ops = *real;
+	ops.challenge_del = busy_del;	/* the store is locked past BusyTimeout */
+	x.store->ops = &ops;
+	ok(answer(&x, "alice@example.com", r.challenge_id, code, &a) < 0,
+	   "the store fails while a TOTP answer is consumed: an error");
+	x.store->ops = real;
+	begin(&x, "alice@example.com", NULL, &r);
+	answer(&x, "alice@example.com", r.challenge_id, code, &a);
+	is_int(a.verdict, WGOTP_ACCEPT, "  the same code, once the store works: accepted (nothing was used)");
+	fx_teardown(&x);
+}
+
 /* --- no mail transport: a decoy fails as a real email user does ------------ */
 static void test_no_transport(void)
 {
@@ -888,6 +920,7 @@ int main(void)
 	test_answer_race();
 	test_guess_burst();
 	test_no_transport();
+	test_answer_store_busy();
 	test_server_key();
 	test_audit_file();
 
