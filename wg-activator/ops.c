@@ -81,8 +81,9 @@ static void audit(const char *event, const char *origin, const struct wgotp_sess
 static bool key_is_permanent(const struct wgotp_directory *dir, const char *b64)
 {
 	struct wgotp_user *owner = NULL;
+	const struct wgotp_device *d = wgotp_dir_find_key(dir, b64, &owner);
 
-	return wgotp_dir_find_key(dir, b64, &owner) && owner && !rc_managed(owner);
+	return d && owner && !rc_managed(owner, d);
 }
 
 static void on_expiry(struct loop *l, struct loop_timer *t)
@@ -339,12 +340,12 @@ static json_object *op_activate(struct ctx *c)
 	struct activator *a = c->a;
 	const struct proto_request *req = c->req;
 	const struct wgotp_user *u = wgotp_dir_find(c->dir, c->user);
-	const struct wgotp_device *devs[MAX_BATCH_DEVICES];
-	struct wgotp_session news[MAX_BATCH_DEVICES], olds[MAX_BATCH_DEVICES];
+	const struct wgotp_device *devs[MAX_BATCH_DEVICES], *perm[MAX_BATCH_DEVICES];
+	struct wgotp_session news[MAX_BATCH_DEVICES], olds[MAX_BATCH_DEVICES], perms[MAX_BATCH_DEVICES];
 	bool had[MAX_BATCH_DEVICES] = { false };
 	struct wg_peer ch[2 * MAX_BATCH_DEVICES];
 	struct wgotp_error err = { "" };
-	size_t n = 0, n_ch = 0, n_stored = 0;
+	size_t n = 0, n_ch = 0, n_stored = 0, n_perm = 0, n_all;
 	int64_t now = act_now(), duration, expires;
 	json_object *r, *arr;
 	int ret;
@@ -361,6 +362,28 @@ static json_object *op_activate(struct ctx *c)
 	if (duration <= 0)
 		return fail(c, PROTO_E_DURATION, "no session duration allowed by the policy");
 	expires = now + duration;
+
+	/* Permanent devices (no code needed) only get their peer: no session. */
+	n_all = n;
+	n = 0;
+	for (size_t i = 0; i < n_all; i++) {
+		if (rc_managed(u, devs[i]))
+			devs[n++] = devs[i];
+		else
+			perm[n_perm++] = devs[i];
+	}
+	for (size_t i = 0; i < n_perm; i++) {
+		memset(&perms[i], 0, sizeof(perms[i]));
+		snprintf(perms[i].user, sizeof(perms[i].user), "%s", c->user);
+		snprintf(perms[i].device, sizeof(perms[i].device), "%s", perm[i]->name);
+		memcpy(perms[i].public_key, perm[i]->public_key, sizeof(perms[i].public_key));
+		r = session_ips(c, perm[i], &perms[i]);
+		if (r)
+			return r;
+		memcpy(ch[n_ch].key, perm[i]->key, WGOTP_KEY_LEN);
+		ch[n_ch].remove = false;
+		ch[n_ch++].allowed_ips = perms[i].allowed_ips;
+	}
 
 	for (size_t i = 0; i < n; i++) {
 		struct live *old = table_get(&a->table, c->user, devs[i]->name);
@@ -394,8 +417,8 @@ static json_object *op_activate(struct ctx *c)
 		ch[n_ch++].allowed_ips = s->allowed_ips;
 	}
 
-	if (!rc_managed(u)) {
-		/* require_otp = false: always configured, nothing to store */
+	if (!n) {
+		/* only permanent devices: always configured, nothing to store */
 		ret = wg_apply(a->wg, ch, n_ch, &err);
 		if (ret < 0)
 			return fail(c, PROTO_E_WIREGUARD, "%s", err.msg);
