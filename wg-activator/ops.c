@@ -492,21 +492,30 @@ static json_object *op_deactivate(struct ctx *c)
 		hit = must(reallocarray(hit, n + 1, sizeof(*hit)));
 		hit[n++] = l;
 	}
+	ch = must(calloc(n + MAX_BATCH_DEVICES + 1, sizeof(*ch)));
+	n_ch = 0;
 	if (n == 0) {
 		/* Nothing live: fine if the user and device exist (idempotent). */
 		const struct wgotp_user *u = wgotp_dir_find(c->dir, c->user);
 		const struct wgotp_device *devs[MAX_BATCH_DEVICES];
+		size_t n_dev = 0;
 
 		if (!u) {
 			r = fail(c, PROTO_E_USER, "unknown user %s", c->user);
 			goto cleanup;
 		}
-		r = pick_devices(c, u, devs, &n_ch);
+		r = pick_devices(c, u, devs, &n_dev);
 		if (r)
 			goto cleanup;
+		/* A device that needs a code has no peer without a session,
+		 * even one that needed none until just now. */
+		for (size_t i = 0; i < n_dev; i++) {
+			if (!rc_managed(u, devs[i]))
+				continue;
+			memcpy(ch[n_ch].key, devs[i]->key, WGOTP_KEY_LEN);
+			ch[n_ch++].remove = true;
+		}
 	}
-	ch = must(calloc(n + 1, sizeof(*ch)));
-	n_ch = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct wgotp_directory *dir = c->dir;
 
@@ -561,12 +570,20 @@ static json_object *op_ping(struct ctx *c)
 {
 	struct activator *a = c->a;
 	json_object *r = must(proto_reply_new(c->req));
+	struct wgotp_error err = { "" };
+	uint8_t key[WGOTP_KEY_LEN];
+	char b64[WGOTP_KEY_B64_LEN + 1];
 
 	json_object_object_add(r, "interface", json_object_new_string(a->cfg->interface));
 	json_object_object_add(r, "backend", json_object_new_string(wg_backend_name(a->wg)));
 	json_object_object_add(r, "sessions", json_object_new_int64((int64_t)a->table.n));
 	json_object_object_add(r, "uptime", json_object_new_int64(act_now() - a->started));
 	json_object_object_add(r, "pid", json_object_new_int64(getpid()));
+	/* for client configs (wgotpctl device add); absent when unreadable */
+	if (wg_pubkey(a->wg, key, &err) == 0) {
+		wgotp_key_to_base64(b64, key);
+		json_object_object_add(r, "public_key", json_object_new_string(b64));
+	}
 	return r;
 }
 

@@ -280,6 +280,25 @@ cleanup:
 	return status;
 }
 
+void ctl_apply_device_otp(struct ctl *ctl, const struct wgotp_user *u, const struct wgotp_device *d,
+			  bool was)
+{
+	struct wgotp_error err = { "" };
+	bool now = wgotp_device_needs_otp(u, d);
+	int64_t expires = 0;
+	int ret, n = 0;
+
+	if (!u->enabled || now == was)
+		return;
+	if (!now)
+		ret = wgotp_activator_activate(ctl->cfg, u->email, d->name, NULL, 0, "admin", &expires, &err);
+	else
+		ret = wgotp_activator_deactivate(ctl->cfg, u->email, d->name, &n, &err);
+	if (ret < 0)
+		fprintf(stderr, "wgotpctl: warning: device %s of %s: the interface follows at wg-activator's next reconcile (%s)\n",
+			d->name, u->email, err.msg);
+}
+
 void ctl_fmt_left(int64_t s, char *buf, size_t len)
 {
 	if (s < 0)

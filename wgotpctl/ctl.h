@@ -76,6 +76,15 @@ int ctl_store(struct ctl *ctl, struct wgotp_store **out);
  * refuses (CTL_FAIL) if the store has a live session, unless force. */
 int ctl_end_sessions(struct ctl *ctl, const char *user, const char *device, bool force);
 
+/* After users.json was saved with a change of a device's 2FA (was: did it
+ * need a code before; a new device: true): a device that needs no code now
+ * goes onto the interface at once, one that needs a code again leaves it
+ * (unless a session is live). wg-activator's reconcile would do the same
+ * within [Activator] ReconcileInterval: a daemon that does not answer is a
+ * warning only. */
+void ctl_apply_device_otp(struct ctl *ctl, const struct wgotp_user *u, const struct wgotp_device *d,
+			  bool was);
+
 /* Route the library's log: errors and warnings to stderr, audit lines to
  * [General] AuditLog (syslog, stderr or a file). */
 void ctl_log_init(void);

@@ -17,8 +17,8 @@
 
 static const struct ctl_cmd commands[] = {
 	{ "init", cmd_init, "[--prefix DIR] [--interface IF] [--group GROUP]" },
-	{ "user", cmd_user, "add|del|list|show|enable|disable ..." },
-	{ "device", cmd_device, "add|del ..." },
+	{ "user", cmd_user, "add|del|list|show|set|enable|disable ..." },
+	{ "device", cmd_device, "add|del|show|set|rename ..." },
 	{ "totp", cmd_totp, "enroll|confirm|reset ..." },
 	{ "sessions", cmd_sessions, "[--json]" },
 	{ "activate", cmd_activate, "EMAIL --code CODE [--device NAME] [--duration DURATION]" },
@@ -36,7 +36,13 @@ static void help(FILE *f)
 		"  init [--prefix DIR] [--interface IF] [--group GROUP]\n"
 		"  user add EMAIL --method totp|email [--name NAME] [--no-otp]\n"
 		"  user del EMAIL [--force] | list | show EMAIL | enable EMAIL | disable EMAIL [--force]\n"
-		"  device add EMAIL NAME --public-key KEY --allowed-ips CIDR[,CIDR]\n"
+		"  user set EMAIL [--method totp|email] [--otp required|none] [--name NAME]\n"
+		"  device add EMAIL NAME --generate [--png FILE] [--svg FILE] [--conf FILE] [--no-qr]\n"
+		"  device add EMAIL NAME --public-key KEY [--address CIDR[,CIDR]]\n"
+		"      (both: [--otp required|none]; no --address: the next free one of AddressPool)\n"
+		"  device show EMAIL NAME [--config [--qr]] [--json]\n"
+		"  device set EMAIL NAME --otp required|none|default\n"
+		"  device rename EMAIL OLD NEW [--force]\n"
 		"  device del EMAIL NAME [--force]\n"
 		"  totp enroll EMAIL [--png FILE] [--svg FILE] [--no-qr]\n"
 		"  totp confirm EMAIL CODE\n"
