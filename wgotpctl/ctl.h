@@ -108,5 +108,6 @@ int cmd_activate(struct ctl *ctl, int argc, char **argv);
 int cmd_deactivate(struct ctl *ctl, int argc, char **argv);
 int cmd_mail_test(struct ctl *ctl, int argc, char **argv);
 int cmd_check_config(struct ctl *ctl, int argc, char **argv);
+int cmd_sync(struct ctl *ctl, int argc, char **argv);
 
 #endif

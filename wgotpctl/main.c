@@ -25,6 +25,7 @@ static const struct ctl_cmd commands[] = {
 	{ "deactivate", cmd_deactivate, "EMAIL [--device NAME]" },
 	{ "mail-test", cmd_mail_test, "ADDRESS" },
 	{ "check-config", cmd_check_config, "" },
+	{ "sync", cmd_sync, "entra --group GROUP-ID [--dry-run] [--method email|totp]" },
 	{ NULL, NULL, NULL },
 };
 
@@ -52,6 +53,7 @@ static void help(FILE *f)
 		"  deactivate EMAIL [--device NAME]\n"
 		"  mail-test ADDRESS\n"
 		"  check-config\n"
+		"  sync entra --group GROUP-ID [--dry-run] [--method email|totp]\n"
 		"\n"
 		"-c FILE: the configuration (else $WGOTP_CONF, else " WGOTP_DEFAULT_CONF ").\n"
 		"Exit status: 0 success, 1 usage error, 2 failure. See wgotpctl(8).\n");
