@@ -6,6 +6,12 @@
  *
  * The private key is a secret that wgotp never stores: callers wipe it
  * (and every text holding it) with wgotp_wipe / wgotp_freezero.
+ *
+ * Not done yet (issue 17, needs the portal): [Portal] ShowNewDeviceConfig
+ * = yes|no (default no), the employee seeing their new device's config and
+ * QR once at first sign-in. That would keep the private key on the server
+ * until then, which the admin must choose; wgotp_client_config() is what
+ * the portal would call.
  */
 #ifndef WGOTP_WGCLIENT_H
 #define WGOTP_WGCLIENT_H

@@ -210,5 +210,14 @@ check "which changed nothing" cmp -s "$T/par/users.json" "$T/par/before.json"
 run device add par@example.com small2 --generate
 check "--generate with a full pool fails too" test "$RC" = 2
 check "and still changed nothing" cmp -s "$T/par/users.json" "$T/par/before.json"
+sed -i -e 's|^AddressPool = .*|AddressPool = 10.70.0.0/24|' -e '/^Endpoint = /d' "$T/par/wgotp.conf"
+run device add par@example.com small2 --generate
+check "--generate without [Network] Endpoint is an error ($ERR)" eval 'test "$RC" = 2 && case "$ERR" in *"Endpoint is not set"*) true ;; *) false ;; esac'
+check "checked before anything changed" cmp -s "$T/par/users.json" "$T/par/before.json"
+sed -i -e '/^ServerPublicKey = /d' "$T/par/wgotp.conf"
+printf 'Endpoint = vpn.example.com:51820\n' >>"$T/par/wgotp.conf"
+run device add par@example.com small2 --generate
+check "no ServerPublicKey and no wg-activator: an error ($ERR)" eval 'test "$RC" = 2 && case "$ERR" in *"ServerPublicKey is not set and wg-activator does not answer"*) true ;; *) false ;; esac'
+check "which changed nothing" cmp -s "$T/par/users.json" "$T/par/before.json"
 
 done_testing
