@@ -494,23 +494,33 @@ static json_object *op_deactivate(struct ctx *c)
 	}
 	ch = must(calloc(n + MAX_BATCH_DEVICES + 1, sizeof(*ch)));
 	n_ch = 0;
-	if (n == 0) {
-		/* Nothing live: fine if the user and device exist (idempotent). */
+	{
 		const struct wgotp_user *u = wgotp_dir_find(c->dir, c->user);
 		const struct wgotp_device *devs[MAX_BATCH_DEVICES];
 		size_t n_dev = 0;
 
-		if (!u) {
+		/* Nothing live: fine if the user and device exist (idempotent). */
+		if (!u && n == 0) {
 			r = fail(c, PROTO_E_USER, "unknown user %s", c->user);
 			goto cleanup;
 		}
-		r = pick_devices(c, u, devs, &n_dev);
-		if (r)
+		r = u ? pick_devices(c, u, devs, &n_dev) : NULL;
+		if (r && n == 0)
 			goto cleanup;
+		if (r) {	/* live sessions of a device that is gone: they end */
+			json_object_put(r);
+			r = NULL;
+			n_dev = 0;
+		}
 		/* A device that needs a code has no peer without a session,
-		 * even one that needed none until just now. */
+		 * even one that needed none until just now (device set, or
+		 * wgotpctl about to delete it). */
 		for (size_t i = 0; i < n_dev; i++) {
-			if (!rc_managed(u, devs[i]))
+			bool live = false;
+
+			for (size_t k = 0; k < n && !live; k++)
+				live = !memcmp(hit[k]->key, devs[i]->key, WGOTP_KEY_LEN);
+			if (live || !rc_managed(u, devs[i]))
 				continue;
 			memcpy(ch[n_ch].key, devs[i]->key, WGOTP_KEY_LEN);
 			ch[n_ch++].remove = true;

@@ -284,7 +284,7 @@ static int device_del(struct ctl *ctl, int argc, char **argv)
 	}
 	/* The peer goes before the device does: reconcile never touches a
 	 * key that no device has. */
-	status = ctl_end_sessions(ctl, u->email, argv[optind + 1], force);
+	status = ctl_retire(ctl, &d, u, argv[optind + 1], force);
 	if (status != CTL_OK)
 		goto cleanup;
 	if (wgotp_dir_device_del(d.dir, u->email, argv[optind + 1], &err) < 0) {

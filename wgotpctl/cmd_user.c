@@ -88,7 +88,7 @@ static int user_change(struct ctl *ctl, int argc, char **argv)
 		goto cleanup;
 	}
 	if (strcmp(what, "enable")) {
-		status = ctl_end_sessions(ctl, u->email, NULL, force);
+		status = ctl_retire(ctl, &d, u, NULL, force);
 		if (status != CTL_OK)
 			goto cleanup;
 	}
@@ -105,6 +105,9 @@ static int user_change(struct ctl *ctl, int argc, char **argv)
 	if (status == CTL_OK)
 		printf("%s %s\n", !strcmp(what, "del") ? "deleted" : !strcmp(what, "enable") ?
 		       "enabled" : "disabled", email);
+	/* Enabled again: its devices that need no code are back at once. */
+	for (size_t i = 0; status == CTL_OK && !strcmp(what, "enable") && i < u->n_devices; i++)
+		ctl_apply_device_otp(ctl, u, &u->devices[i], true);
 cleanup:
 	ctl_dir_close(&d);
 	return status;

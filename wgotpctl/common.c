@@ -280,6 +280,37 @@ cleanup:
 	return status;
 }
 
+int ctl_retire(struct ctl *ctl, struct ctl_dir *d, struct wgotp_user *u, const char *device, bool force)
+{
+	enum wgotp_dev_otp *saved;
+	char email[WGOTP_EMAIL_MAX + 1];
+	bool flipped = false;
+	int status;
+
+	snprintf(email, sizeof(email), "%s", u->email);
+	saved = calloc(u->n_devices + 1, sizeof(*saved));
+	if (!saved)
+		return ctl_fail(CTL_FAIL, "out of memory");
+	for (size_t i = 0; i < u->n_devices; i++) {
+		struct wgotp_device *dv = &u->devices[i];
+
+		saved[i] = dv->otp;
+		if (u->enabled && (!device || !strcmp(dv->name, device)) && !wgotp_device_needs_otp(u, dv)) {
+			dv->otp = WGOTP_DEV_OTP_REQUIRED;
+			flipped = true;
+		}
+	}
+	status = flipped ? ctl_dir_commit(ctl, d) : CTL_OK;
+	if (status == CTL_OK)
+		status = ctl_end_sessions(ctl, email, device, force);
+	for (size_t i = 0; i < u->n_devices; i++)
+		u->devices[i].otp = saved[i];
+	if (status != CTL_OK && flipped)
+		ctl_dir_commit(ctl, d);	/* as it was: the refusal changes nothing */
+	free(saved);
+	return status;
+}
+
 void ctl_apply_device_otp(struct ctl *ctl, const struct wgotp_user *u, const struct wgotp_device *d,
 			  bool was)
 {

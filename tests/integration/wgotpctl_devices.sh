@@ -157,6 +157,22 @@ is "$(devices_of bob@example.com)" "router pc" "the device has its new name"
 check "a renamed otp-none device stays on the interface" wg_srv_has_peer "$BOX_PUB"
 run device rename bob@example.com router pc
 check "rename onto an existing name is refused" test "$RC" = 2
+run user disable bob@example.com
+check "user disable" test "$RC" = 0
+check "a disabled user's otp-none device leaves the interface at once" not wg_srv_has_peer "$BOX_PUB"
+is "$(json "[x.get('otp') for x in d['users']['bob@example.com']['devices']]" <"$ACT_USERS")" "['none', 'required']" \
+	"the devices keep their own 2FA setting"
+run user enable bob@example.com
+check "enabled again: it is back at once" wg_srv_has_peer "$BOX_PUB"
+run device del bob@example.com router
+check "device del of an otp-none device" test "$RC" = 0
+check "its peer is gone at once (no key left behind that reconcile would never touch)" not wg_srv_has_peer "$BOX_PUB"
+read -r _ SVC_PUB <<<"$(wg_keypair)"
+run user add svc@example.com --no-otp
+run device add svc@example.com box --public-key "$SVC_PUB"
+check "a no-OTP user's device (the old way) is on the interface" wg_srv_has_peer "$SVC_PUB"
+run user del svc@example.com
+check "user del: its peer is gone at once" eval 'test "$RC" = 0 && ! wg_srv_has_peer "$SVC_PUB"'
 
 # --- addresses: 200 at once, a full pool ------------------------------------
 mkdir -p "$T/par"
