@@ -10,6 +10,7 @@
 # waited out, a throttling that lasts, a 500 on a later page and a group
 # that no longer exists (404) change nothing; each change is audited.
 set -u
+: "${top_builddir:?}" "${top_srcdir:?}"
 . "$top_srcdir/tests/integration/lib/mail.sh"
 . "$top_srcdir/tests/integration/lib/wg.sh"
 . "$top_srcdir/tests/integration/lib/activator.sh"

@@ -66,7 +66,6 @@ run device add alice@example.com laptop --generate --png "$T/out/laptop.png" --s
 	--conf "$T/out/laptop.conf"
 check "device add --generate exits 0 ($ERR)" test "$RC" = 0
 printf '%s\n' "$OUT" >"$T/stdout"
-CFG=$(sed -n '/^\[Interface\]/,/^$/p;/^\[Peer\]/,/^$/p' "$T/stdout")
 PRIV=$(sed -n 's/^PrivateKey = //p' "$T/stdout")
 PUB=$(json "d['users']['alice@example.com']['devices'][0]['public_key']" <"$ACT_USERS")
 check "the config has a private key" test -n "$PRIV"
