@@ -21,7 +21,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cidr.h"
 #include "conf.h"
 #include "encoding.h"
 #include "file.h"
@@ -230,6 +229,13 @@ static const struct key keys[] = {
 	{ "Activator", "Stream", T_STR, F(activator_stream), 0, 0, "wgotp:activations", NULL },
 	{ "Activator", "Gateway", T_STR, F(gateway), 0, 0, "", NULL },
 
+	{ "Network", "Endpoint", T_STR, F(net_endpoint), 0, 0, "", NULL },
+	{ "Network", "AddressPool", T_STR, F(net_pool), 0, 0, "", NULL },
+	{ "Network", "DNS", T_STR, F(net_dns), 0, 0, "", NULL },
+	{ "Network", "ClientAllowedIPs", T_STR, F(net_client_allowed_ips), 0, 0, "", NULL },
+	{ "Network", "PersistentKeepalive", T_INT, F(net_keepalive), 0, 65535, "0", NULL },
+	{ "Network", "ServerPublicKey", T_STR, F(net_server_key), 0, 0, "", NULL },
+
 	{ "Mail", "Transport", T_ENUM, F(mail_transport), 0, 0, "none", mail_transports },
 	{ "Mail", "From", T_STR, F(mail_from), 0, 0, "", NULL },
 	{ "Mail", "Subject", T_STR, F(mail_subject), 0, 0, "Your VPN code", NULL },
@@ -253,13 +259,6 @@ static const struct key keys[] = {
 	{ "SMTP", "OAuthScope", T_STR, F(smtp_oauth_scope), 0, 0, "https://outlook.office365.com/.default", NULL },
 
 	{ "Sendmail", "Path", T_PATH, F(sendmail_path), 0, 0, "/usr/sbin/sendmail", NULL },
-
-	{ "Network", "Endpoint", T_STR, F(net_endpoint), 0, 0, "", NULL },
-	{ "Network", "AddressPool", T_STR, F(net_pool), 0, 0, "", NULL },
-	{ "Network", "DNS", T_STR, F(net_dns), 0, 0, "", NULL },
-	{ "Network", "ClientAllowedIPs", T_STR, F(net_client_allowed_ips), 0, 0, "", NULL },
-	{ "Network", "PersistentKeepalive", T_INT, F(net_keepalive), 0, 65535, "0", NULL },
-	{ "Network", "ServerPublicKey", T_STR, F(net_server_key), 0, 0, "", NULL },
 };
 
 /* T_STR keys whose non-empty value is checked: 0, or -EINVAL with why. */

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "cidr.h"
 #include "error.h"
 
 #define WGOTP_DEFAULT_CONF "/etc/wgotp/wgotp.conf"
@@ -123,6 +124,14 @@ struct wgotp_config {
 	char *activator_stream;		/* Stream = wgotp:activations (Mode = redis) */
 	char *gateway;			/* Gateway = this gateway's name (default: host name) */
 
+	/* [Network]: what wgotpctl device add writes into a client's config */
+	char *net_endpoint;		/* Endpoint = vpn.example.com:51820 */
+	char *net_pool;			/* AddressPool = 10.8.0.0/24, fd00:8::/64 */
+	char *net_dns;			/* DNS = 10.8.0.1 */
+	char *net_client_allowed_ips;	/* ClientAllowedIPs = (default: the pool) */
+	int net_keepalive;		/* PersistentKeepalive = 0 (off) .. 65535 s */
+	char *net_server_key;		/* ServerPublicKey = (default: from wg-activator) */
+
 	/* [Mail] */
 	enum wgotp_mail_transport mail_transport;	/* Transport = graph | smtp | sendmail | none */
 	char *mail_from;		/* From = address (Graph: the sending mailbox) */
@@ -150,14 +159,6 @@ struct wgotp_config {
 
 	/* [Sendmail] */
 	char *sendmail_path;		/* Path = /usr/sbin/sendmail */
-
-	/* [Network]: what wgotpctl device add writes into a client's config */
-	char *net_endpoint;		/* Endpoint = vpn.example.com:51820 */
-	char *net_pool;			/* AddressPool = 10.8.0.0/24, fd00:8::/64 */
-	char *net_dns;			/* DNS = 10.8.0.1 */
-	char *net_client_allowed_ips;	/* ClientAllowedIPs = (default: the pool) */
-	int net_keepalive;		/* PersistentKeepalive = 0 (off) .. 65535 s */
-	char *net_server_key;		/* ServerPublicKey = (default: from wg-activator) */
 };
 
 /* Defaults only (what an empty file yields). */
