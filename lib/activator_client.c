@@ -483,6 +483,7 @@ int wgotp_activator_ping(const struct wgotp_config *cfg, struct wgotp_activator_
 		get_str(reply, "backend", status->backend, sizeof(status->backend));
 		status->sessions = get_i64(reply, "sessions");
 		status->uptime = get_i64(reply, "uptime");
+		get_str(reply, "public_key", status->public_key, sizeof(status->public_key));
 	}
 cleanup:
 	json_object_put(reply);

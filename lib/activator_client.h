@@ -88,6 +88,7 @@ struct wgotp_activator_status {
 	char backend[16];		/* "uapi" | "wg" */
 	int64_t sessions;		/* live sessions */
 	int64_t uptime;			/* seconds */
+	char public_key[48];		/* the interface's, base64; "" if unknown */
 };
 
 /* Is the daemon there and answering? status may be NULL. */

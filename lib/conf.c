@@ -24,6 +24,7 @@
 
 #include "addrport.h"
 #include "conf.h"
+#include "encoding.h"
 #include "file.h"
 #include "otp.h"
 #include "secret.h"
@@ -83,6 +84,98 @@ static const struct enum_val unknown_users[] = {
 	{ "email", WGOTP_UNKNOWN_EMAIL }, { "totp", WGOTP_UNKNOWN_TOTP },
 	{ "reject", WGOTP_UNKNOWN_REJECT }, { NULL, 0 },
 };
+
+/* ---- [Network] values ---- */
+
+static char *next_item(char **cursor);
+
+/* "host:port", "[v6]:port": what a client's Endpoint line takes. */
+static int check_endpoint(const char *v, char *why, size_t len)
+{
+	const char *colon = strrchr(v, ':'), *host_end = colon;
+	char *end;
+	long port;
+
+	if (!colon || colon == v || !colon[1]) {
+		snprintf(why, len, "\"%s\" is not host:port", v);
+		return -EINVAL;
+	}
+	if (v[0] == '[' && (colon[-1] != ']' || colon - v < 3))
+		host_end = NULL;
+	else if (v[0] != '[' && memchr(v, ':', (size_t)(colon - v)))
+		host_end = NULL;	/* an IPv6 address needs brackets */
+	for (const char *c = v; host_end && c < host_end; c++)
+		if (!isalnum((unsigned char)*c) && !strchr(".-_[]:", *c))
+			host_end = NULL;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (!host_end || *end || errno || port < 1 || port > 65535 || !isdigit((unsigned char)colon[1])) {
+		snprintf(why, len, "\"%s\" is not host:port (an IPv6 address in brackets)", v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Comma-separated prefixes; pool: exactly one IPv4 and at most one IPv6
+ * prefix, each with room for the server and a client. */
+static int check_prefixes(const char *v, bool pool, char *why, size_t len)
+{
+	char *copy = strdup(v), *cur = copy, *item;
+	struct wgotp_cidr c;
+	int n4 = 0, n6 = 0, ret = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	while (!ret && (item = next_item(&cur))) {
+		if (wgotp_cidr_parse(item, &c) < 0) {
+			snprintf(why, len, "\"%s\" is not a prefix without host bits (10.8.0.0/24)", item);
+			ret = -EINVAL;
+		} else if (pool && ((c.family == AF_INET && (n4++ || c.prefix > 30)) ||
+				    (c.family == AF_INET6 && (n6++ || c.prefix > 126)))) {
+			snprintf(why, len, "one IPv4 prefix (/30 or wider) and at most one IPv6 prefix (/126 or wider)");
+			ret = -EINVAL;
+		}
+	}
+	if (!ret && pool && !n4) {
+		snprintf(why, len, "needs an IPv4 prefix");
+		ret = -EINVAL;
+	}
+	free(copy);
+	return ret;
+}
+
+static int check_pool(const char *v, char *why, size_t len)
+{
+	return check_prefixes(v, true, why, len);
+}
+
+static int check_cidrs(const char *v, char *why, size_t len)
+{
+	return check_prefixes(v, false, why, len);
+}
+
+static int check_wg_key(const char *v, char *why, size_t len)
+{
+	uint8_t key[WGOTP_KEY_LEN];
+
+	if (strlen(v) != WGOTP_KEY_B64_LEN || wgotp_key_from_base64(key, v) < 0) {
+		snprintf(why, len, "not a WireGuard public key (44 characters of base64, wg pubkey)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* DNS servers or search domains, as wg-quick's DNS line takes them. */
+static int check_dns(const char *v, char *why, size_t len)
+{
+	for (const char *c = v; *c; c++) {
+		if (!isalnum((unsigned char)*c) && !strchr(".:-_, ", *c)) {
+			snprintf(why, len, "\"%s\" is not a list of addresses or domains", v);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
 
 #define F(field) offsetof(struct wgotp_config, field)
 #define DAY (24 * 3600LL)
@@ -144,6 +237,13 @@ static const struct key keys[] = {
 	{ "Activator", "Stream", T_STR, F(activator_stream), 0, 0, "wgotp:activations", NULL },
 	{ "Activator", "Gateway", T_STR, F(gateway), 0, 0, "", NULL },
 
+	{ "Network", "Endpoint", T_STR, F(net_endpoint), 0, 0, "", NULL },
+	{ "Network", "AddressPool", T_STR, F(net_pool), 0, 0, "", NULL },
+	{ "Network", "DNS", T_STR, F(net_dns), 0, 0, "", NULL },
+	{ "Network", "ClientAllowedIPs", T_STR, F(net_client_allowed_ips), 0, 0, "", NULL },
+	{ "Network", "PersistentKeepalive", T_INT, F(net_keepalive), 0, 65535, "0", NULL },
+	{ "Network", "ServerPublicKey", T_STR, F(net_server_key), 0, 0, "", NULL },
+
 	{ "Mail", "Transport", T_ENUM, F(mail_transport), 0, 0, "none", mail_transports },
 	{ "Mail", "From", T_STR, F(mail_from), 0, 0, "", NULL },
 	{ "Mail", "Subject", T_STR, F(mail_subject), 0, 0, "Your VPN code", NULL },
@@ -186,6 +286,18 @@ static const struct key keys[] = {
 	{ "Portal", "MaxRequestsPerIP", T_INT, F(portal_max_requests_per_ip), 0, 1000000, "300", NULL },
 	{ "Portal", "MaxLoginsPerUser", T_INT, F(portal_max_logins_per_user), 0, 100000, "30", NULL },
 	{ "Portal", "MetricsListen", T_ADDRPORT, F(portal_metrics_listen), 0, 0, "", NULL },
+};
+
+/* T_STR keys whose non-empty value is checked: 0, or -EINVAL with why. */
+static const struct {
+	size_t off;
+	int (*check)(const char *val, char *why, size_t len);
+} str_checks[] = {
+	{ F(net_endpoint), check_endpoint },
+	{ F(net_pool), check_pool },
+	{ F(net_dns), check_dns },
+	{ F(net_client_allowed_ips), check_cidrs },
+	{ F(net_server_key), check_wg_key },
 };
 
 #undef F
@@ -453,6 +565,15 @@ static int set_value(struct parser *p, const struct key *k, const char *val)
 			return perr(p, k, "\"%s\" is not ADDRESS:PORT (127.0.0.1:9588, [::1]:9588)", val);
 		/* fall through */
 	case T_STR:
+		for (size_t i = 0; *val && i < sizeof(str_checks) / sizeof(str_checks[0]); i++) {
+			char why[200] = "";
+
+			if (str_checks[i].off != k->off)
+				continue;
+			ret = str_checks[i].check(val, why, sizeof(why));
+			if (ret < 0)
+				return ret == -ENOMEM ? ret : perr(p, k, "%s", why);
+		}
 		copy = *val ? strdup(val) : NULL;
 		if (*val && !copy)
 			return -ENOMEM;

@@ -118,6 +118,14 @@ struct wgotp_config {
 	int n_session_durations;	/* a request is rounded down to one of these */
 	int64_t challenge_lifetime;	/* ChallengeLifetime = 5m (TOTP challenges) */
 
+	/* [Network]: what wgotpctl device add writes into a client's config */
+	char *net_endpoint;		/* Endpoint = vpn.example.com:51820 */
+	char *net_pool;			/* AddressPool = 10.8.0.0/24, fd00:8::/64 */
+	char *net_dns;			/* DNS = 10.8.0.1 */
+	char *net_client_allowed_ips;	/* ClientAllowedIPs = (default: the pool) */
+	int net_keepalive;		/* PersistentKeepalive = 0 (off) .. 65535 s */
+	char *net_server_key;		/* ServerPublicKey = (default: from wg-activator) */
+
 	/* [Activator] */
 	char *activator_socket;		/* Socket = /run/wgotp/activator.sock */
 	char *interface;		/* Interface = wg0 */

@@ -567,6 +567,17 @@ static int parse_device(const char *file, const char *email, size_t idx, struct 
 			}
 			memcpy(d->public_key, s, WGOTP_KEY_B64_LEN + 1);
 			have_key = true;
+		} else if (!strcmp(k, "otp")) {
+			s = json_str(v);
+			if (s && !strcmp(s, "required")) {
+				d->otp = WGOTP_DEV_OTP_REQUIRED;
+			} else if (s && !strcmp(s, "none")) {
+				d->otp = WGOTP_DEV_OTP_NONE;
+			} else {
+				ret = user_error(err, EINVAL, file, email,
+						 "device %s: \"otp\" is not \"required\" or \"none\"", dname);
+				goto cleanup;
+			}
 		} else if (!strcmp(k, "allowed_ips")) {
 			if (!json_object_is_type(v, json_type_array)) {
 				ret = user_error(err, EINVAL, file, email,
@@ -711,6 +722,17 @@ static int parse_user(const char *file, const char *email, struct json_object *o
 			ret = parse_bool(file, email, k, v, &u->require_otp, err);
 			if (ret)
 				goto cleanup;
+		} else if (!strcmp(k, "synced")) {
+			s = json_str(v);
+			if (s && !strcmp(s, "member")) {
+				u->sync = WGOTP_SYNC_MEMBER;
+			} else if (s && !strcmp(s, "left")) {
+				u->sync = WGOTP_SYNC_LEFT;
+			} else {
+				ret = user_error(err, EINVAL, file, email,
+						 "\"synced\" is not \"member\" or \"left\"");
+				goto cleanup;
+			}
 		} else if (!strcmp(k, "devices")) {
 			if (!json_object_is_type(v, json_type_array)) {
 				ret = user_error(err, EINVAL, file, email, "\"devices\" is not an array");
@@ -914,6 +936,9 @@ static struct json_object *device_to_json(const struct wgotp_device *d)
 		goto fail;
 	ret = obj_add(o, "name", json_object_new_string(d->name));
 	ret = ret ?: obj_add(o, "public_key", json_object_new_string(d->public_key));
+	if (d->otp != WGOTP_DEV_OTP_INHERIT)
+		ret = ret ?: obj_add(o, "otp", json_object_new_string(
+				d->otp == WGOTP_DEV_OTP_NONE ? "none" : "required"));
 	ret = ret ?: obj_add(o, "allowed_ips", ips = json_object_new_array());
 	if (ret)
 		goto fail;
@@ -944,6 +969,9 @@ static struct json_object *user_to_json(const struct wgotp_user *u)
 	ret = ret ?: obj_add(o, "totp_state", json_object_new_string(state_name(u->totp_state)));
 	ret = ret ?: obj_add(o, "enabled", json_object_new_boolean(u->enabled));
 	ret = ret ?: obj_add(o, "require_otp", json_object_new_boolean(u->require_otp));
+	if (u->sync != WGOTP_SYNC_NONE)
+		ret = ret ?: obj_add(o, "synced", json_object_new_string(
+				u->sync == WGOTP_SYNC_LEFT ? "left" : "member"));
 	ret = ret ?: obj_add(o, "devices", devs = json_object_new_array());
 	if (ret)
 		goto fail;
@@ -1307,6 +1335,34 @@ cleanup:
 	free(list);
 	device_clear(&d);
 	return ret;
+}
+
+int wgotp_dir_device_rename(struct wgotp_directory *dir, const char *email, const char *old_name,
+			    const char *new_name, struct wgotp_error *err)
+{
+	struct wgotp_device *d;
+	struct wgotp_user *u;
+	char dname[CLEAN_MAX];
+	char *copy;
+
+	u = wgotp_dir_find(dir, email);
+	if (!u)
+		return user_error(err, ENOENT, NULL, email, "no such user");
+	d = wgotp_user_find_device(u, old_name);
+	if (!d)
+		return user_error(err, ENOENT, NULL, email, "no device \"%s\"",
+				  clean(old_name, dname, sizeof(dname)));
+	if (!wgotp_device_name_valid(new_name))
+		return user_error(err, EINVAL, NULL, email,
+				  "device name is not 1 to %d of A-Z a-z 0-9 . _ -", WGOTP_DEVICE_NAME_MAX);
+	if (wgotp_user_find_device(u, new_name))
+		return user_error(err, EEXIST, NULL, email, "already has a device \"%s\"", new_name);
+	copy = strdup(new_name);
+	if (!copy)
+		return oom(err, "users.json");
+	free(d->name);
+	d->name = copy;
+	return 0;
 }
 
 int wgotp_dir_device_del(struct wgotp_directory *dir, const char *email, const char *name,

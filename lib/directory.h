@@ -11,10 +11,18 @@
  *       "totp_secret": "JBSWY3DPEHPK3PXP",	// base32, only for totp
  *       "totp_state": "active",		// "none" | "pending" | "active"
  *       "enabled": true,
- *       "require_otp": true,		// false: devices always configured
+ *       "require_otp": true,		// the default of devices without "otp"
+ *       "synced": "member",		// optional: kept by "wgotpctl sync entra":
+ *					// "member" | "left" (disabled by the sync)
  *       "devices": [
  *         { "name": "laptop", "public_key": "<44 chars base64>",
- *           "allowed_ips": ["10.8.0.2/32", "fd00::2/128"] } ] } } }
+ *           "allowed_ips": ["10.8.0.2/32", "fd00::2/128"],
+ *           "otp": "none" } ] } } }	// optional: "required" | "none"
+ *
+ * A device with "otp": "none" is permanent (always on the interface while
+ * its user is enabled); "required" is added only after a code; without
+ * "otp" the user's require_otp decides (files older than per-device 2FA
+ * keep their meaning).
  *
  * Emails are the keys, lower-cased. Load validates everything: a user or
  * device that fails validation fails the whole load, naming the user.
@@ -45,12 +53,27 @@ enum wgotp_totp_state {
 	WGOTP_TOTP_ACTIVE,
 };
 
+/* A device's own 2FA setting; INHERIT: the user's require_otp. */
+enum wgotp_dev_otp {
+	WGOTP_DEV_OTP_INHERIT,
+	WGOTP_DEV_OTP_REQUIRED,
+	WGOTP_DEV_OTP_NONE,
+};
+
+/* Users that wgotpctl sync entra manages. */
+enum wgotp_sync {
+	WGOTP_SYNC_NONE,	/* not synced: the sync never touches it */
+	WGOTP_SYNC_MEMBER,	/* added by the sync, in the group at the last run */
+	WGOTP_SYNC_LEFT,	/* disabled by the sync: left the group */
+};
+
 struct wgotp_device {
 	char *name;
 	char public_key[WGOTP_KEY_B64_LEN + 1];
 	uint8_t key[WGOTP_KEY_LEN];
 	struct wgotp_cidr *allowed_ips;
 	size_t n_allowed_ips;
+	enum wgotp_dev_otp otp;
 };
 
 struct wgotp_user {
@@ -63,7 +86,14 @@ struct wgotp_user {
 	bool require_otp;
 	struct wgotp_device *devices;
 	size_t n_devices;
+	enum wgotp_sync sync;
 };
+
+/* Does this device need a code before it goes onto the interface? */
+static inline bool wgotp_device_needs_otp(const struct wgotp_user *u, const struct wgotp_device *d)
+{
+	return d->otp == WGOTP_DEV_OTP_INHERIT ? u->require_otp : d->otp == WGOTP_DEV_OTP_REQUIRED;
+}
 
 struct wgotp_directory {
 	struct wgotp_user *users;	/* sorted by email */
@@ -96,6 +126,9 @@ int wgotp_dir_user_del(struct wgotp_directory *dir, const char *email, struct wg
 int wgotp_dir_device_add(struct wgotp_directory *dir, const char *email, const char *name,
 			 const char *public_key, const char *allowed_ips /* "a/32,b/128" */,
 			 struct wgotp_error *err);
+/* Rename a device (the new name valid and unused): -ENOENT, -EEXIST, -EINVAL. */
+int wgotp_dir_device_rename(struct wgotp_directory *dir, const char *email, const char *old_name,
+			    const char *new_name, struct wgotp_error *err);
 int wgotp_dir_device_del(struct wgotp_directory *dir, const char *email, const char *name,
 			 struct wgotp_error *err);
 /* Replace the user's TOTP secret (base32, NULL to clear) and state. */

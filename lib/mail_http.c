@@ -171,10 +171,10 @@ int wgotp_http_post(const struct wgotp_http_request *req, const struct wgotp_dea
 	if (!c)
 		return wgotp_error_set(err, ENOMEM, "libcurl: cannot create a handle");
 
-	snprintf(ctype, sizeof(ctype), "Content-Type: %s", req->content_type);
-	if ((h = cu->slist_append(hdrs, ctype)))
+	snprintf(ctype, sizeof(ctype), "Content-Type: %s", req->content_type ? req->content_type : "");
+	if ((h = cu->slist_append(hdrs, "Accept: application/json")))
 		hdrs = h;
-	if (h && (h = cu->slist_append(hdrs, "Accept: application/json")))
+	if (h && req->body && (h = cu->slist_append(hdrs, ctype)))	/* a GET has no body */
 		hdrs = h;
 	if (h && req->bearer) {
 		if (asprintf(&auth, "Authorization: Bearer %s", req->bearer) < 0)
@@ -204,10 +204,14 @@ int wgotp_http_post(const struct wgotp_http_request *req, const struct wgotp_dea
 	wgotp_curl_setopt_long(cu, c, CURLOPT_CONNECTTIMEOUT_MS, left);
 	wgotp_curl_setopt_ptr(cu, c, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
 	wgotp_curl_setopt_ptr(cu, c, CURLOPT_HTTPHEADER, hdrs);
-	wgotp_curl_setopt_long(cu, c, CURLOPT_POST, 1L);
-	/* Not COPYPOSTFIELDS: the body may hold a secret and stays ours to wipe. */
-	wgotp_curl_setopt_ptr(cu, c, CURLOPT_POSTFIELDS, req->body);
-	wgotp_curl_setopt_off(cu, c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+	if (req->body) {
+		wgotp_curl_setopt_long(cu, c, CURLOPT_POST, 1L);
+		/* Not COPYPOSTFIELDS: the body may hold a secret and stays ours to wipe. */
+		wgotp_curl_setopt_ptr(cu, c, CURLOPT_POSTFIELDS, req->body);
+		wgotp_curl_setopt_off(cu, c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+	} else {
+		wgotp_curl_setopt_long(cu, c, CURLOPT_HTTPGET, 1L);
+	}
 	wgotp_curl_setopt_fn(cu, c, CURLOPT_WRITEFUNCTION, on_body);
 	wgotp_curl_setopt_ptr(cu, c, CURLOPT_WRITEDATA, &rc);
 	wgotp_curl_setopt_fn(cu, c, CURLOPT_HEADERFUNCTION, on_header);

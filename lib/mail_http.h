@@ -31,7 +31,7 @@ long wgotp_deadline_left_ms(const struct wgotp_deadline *d);
 struct wgotp_http_request {
 	const char *url;		/* https:// only */
 	const char *content_type;
-	const char *body;
+	const char *body;		/* NULL: a GET (Graph reads), no content type */
 	size_t body_len;
 	const char *bearer;		/* secret: "Authorization: Bearer ..." or NULL */
 	const char *ca_file;		/* NULL: the system's CAs */
@@ -49,7 +49,7 @@ struct wgotp_http_response {
 void wgotp_http_response_clear(struct wgotp_http_response *r);
 
 /*
- * POST once. 0 when an HTTP answer came (any status, see r->status);
+ * POST once (a GET when req->body is NULL). 0 when an HTTP answer came (any status, see r->status);
  * -ETIMEDOUT when the budget ran out, -ECONNREFUSED, -EHOSTUNREACH,
  * -EPROTO (TLS) or -EIO otherwise, with err set.
  */

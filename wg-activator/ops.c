@@ -83,8 +83,9 @@ static void audit(const char *event, const char *origin, const struct wgotp_sess
 static bool key_is_permanent(const struct wgotp_directory *dir, const char *b64)
 {
 	struct wgotp_user *owner = NULL;
+	const struct wgotp_device *d = wgotp_dir_find_key(dir, b64, &owner);
 
-	return wgotp_dir_find_key(dir, b64, &owner) && owner && !rc_managed(owner);
+	return d && owner && !rc_managed(owner, d);
 }
 
 static void on_expiry(struct loop *l, struct loop_timer *t)
@@ -346,12 +347,12 @@ static json_object *op_activate(struct ctx *c)
 	struct activator *a = c->a;
 	const struct proto_request *req = c->req;
 	const struct wgotp_user *u = wgotp_dir_find(c->dir, c->user);
-	const struct wgotp_device *devs[MAX_BATCH_DEVICES];
-	struct wgotp_session news[MAX_BATCH_DEVICES], olds[MAX_BATCH_DEVICES];
+	const struct wgotp_device *devs[MAX_BATCH_DEVICES], *perm[MAX_BATCH_DEVICES];
+	struct wgotp_session news[MAX_BATCH_DEVICES], olds[MAX_BATCH_DEVICES], perms[MAX_BATCH_DEVICES];
 	bool had[MAX_BATCH_DEVICES] = { false };
 	struct wg_peer ch[2 * MAX_BATCH_DEVICES];
 	struct wgotp_error err = { "" };
-	size_t n = 0, n_ch = 0, n_stored = 0;
+	size_t n = 0, n_ch = 0, n_stored = 0, n_perm = 0, n_all;
 	int64_t now = act_now(), duration, expires;
 	json_object *r, *arr;
 	int ret;
@@ -368,6 +369,28 @@ static json_object *op_activate(struct ctx *c)
 	if (duration <= 0)
 		return fail(c, PROTO_E_DURATION, "no session duration allowed by the policy");
 	expires = now + duration;
+
+	/* Permanent devices (no code needed) only get their peer: no session. */
+	n_all = n;
+	n = 0;
+	for (size_t i = 0; i < n_all; i++) {
+		if (rc_managed(u, devs[i]))
+			devs[n++] = devs[i];
+		else
+			perm[n_perm++] = devs[i];
+	}
+	for (size_t i = 0; i < n_perm; i++) {
+		memset(&perms[i], 0, sizeof(perms[i]));
+		snprintf(perms[i].user, sizeof(perms[i].user), "%s", c->user);
+		snprintf(perms[i].device, sizeof(perms[i].device), "%s", perm[i]->name);
+		memcpy(perms[i].public_key, perm[i]->public_key, sizeof(perms[i].public_key));
+		r = session_ips(c, perm[i], &perms[i]);
+		if (r)
+			return r;
+		memcpy(ch[n_ch].key, perm[i]->key, WGOTP_KEY_LEN);
+		ch[n_ch].remove = false;
+		ch[n_ch++].allowed_ips = perms[i].allowed_ips;
+	}
 
 	for (size_t i = 0; i < n; i++) {
 		struct live *old = table_get(&a->table, c->user, devs[i]->name);
@@ -401,8 +424,8 @@ static json_object *op_activate(struct ctx *c)
 		ch[n_ch++].allowed_ips = s->allowed_ips;
 	}
 
-	if (!rc_managed(u)) {
-		/* require_otp = false: always configured, nothing to store */
+	if (!n) {
+		/* only permanent devices: always configured, nothing to store */
 		ret = wg_apply(a->wg, ch, n_ch, &err);
 		if (ret < 0)
 			return fail(c, PROTO_E_WIREGUARD, "%s", err.msg);
@@ -478,21 +501,40 @@ static json_object *op_deactivate(struct ctx *c)
 		hit = must(reallocarray(hit, n + 1, sizeof(*hit)));
 		hit[n++] = l;
 	}
-	if (n == 0) {
-		/* Nothing live: fine if the user and device exist (idempotent). */
+	ch = must(calloc(n + MAX_BATCH_DEVICES + 1, sizeof(*ch)));
+	n_ch = 0;
+	{
 		const struct wgotp_user *u = wgotp_dir_find(c->dir, c->user);
 		const struct wgotp_device *devs[MAX_BATCH_DEVICES];
+		size_t n_dev = 0;
 
-		if (!u) {
+		/* Nothing live: fine if the user and device exist (idempotent). */
+		if (!u && n == 0) {
 			r = fail(c, PROTO_E_USER, "unknown user %s", c->user);
 			goto cleanup;
 		}
-		r = pick_devices(c, u, devs, &n_ch);
-		if (r)
+		r = u ? pick_devices(c, u, devs, &n_dev) : NULL;
+		if (r && n == 0)
 			goto cleanup;
+		if (r) {	/* live sessions of a device that is gone: they end */
+			json_object_put(r);
+			r = NULL;
+			n_dev = 0;
+		}
+		/* A device that needs a code has no peer without a session,
+		 * even one that needed none until just now (device set, or
+		 * wgotpctl about to delete it). */
+		for (size_t i = 0; i < n_dev; i++) {
+			bool live = false;
+
+			for (size_t k = 0; k < n && !live; k++)
+				live = !memcmp(hit[k]->key, devs[i]->key, WGOTP_KEY_LEN);
+			if (live || !rc_managed(u, devs[i]))
+				continue;
+			memcpy(ch[n_ch].key, devs[i]->key, WGOTP_KEY_LEN);
+			ch[n_ch++].remove = true;
+		}
 	}
-	ch = must(calloc(n + 1, sizeof(*ch)));
-	n_ch = 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct wgotp_directory *dir = c->dir;
 
@@ -548,12 +590,20 @@ static json_object *op_ping(struct ctx *c)
 {
 	struct activator *a = c->a;
 	json_object *r = must(proto_reply_new(c->req));
+	struct wgotp_error err = { "" };
+	uint8_t key[WGOTP_KEY_LEN];
+	char b64[WGOTP_KEY_B64_LEN + 1];
 
 	json_object_object_add(r, "interface", json_object_new_string(a->cfg->interface));
 	json_object_object_add(r, "backend", json_object_new_string(wg_backend_name(a->wg)));
 	json_object_object_add(r, "sessions", json_object_new_int64((int64_t)a->table.n));
 	json_object_object_add(r, "uptime", json_object_new_int64(act_now() - a->started));
 	json_object_object_add(r, "pid", json_object_new_int64(getpid()));
+	/* for client configs (wgotpctl device add); absent when unreadable */
+	if (wg_pubkey(a->wg, key, &err) == 0) {
+		wgotp_key_to_base64(b64, key);
+		json_object_object_add(r, "public_key", json_object_new_string(b64));
+	}
 	return r;
 }
 

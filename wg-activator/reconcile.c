@@ -108,7 +108,7 @@ int rc_plan(const struct wgotp_directory *dir, const struct wgotp_session *sessi
 		const struct wgotp_device *d = u ? wgotp_user_find_device(u, s->device) : NULL;
 		bool valid_key = wgotp_key_from_base64(key, s->public_key) == 0;
 
-		if (u && d && valid_key && !rc_managed(u)) {
+		if (u && d && valid_key && !rc_managed(u, d)) {
 			/* permanent device: the session is moot, the peer stays */
 			out->ended[out->n_ended++] = i;
 			out->stale++;
@@ -157,7 +157,7 @@ int rc_plan(const struct wgotp_directory *dir, const struct wgotp_session *sessi
 
 		if (has_key((const void *)live, n_live, pk))
 			continue;
-		if (k ? !rc_managed(k->user) : !has_key((const void *)gone, n_gone, pk))
+		if (k ? !rc_managed(k->user, k->device) : !has_key((const void *)gone, n_gone, pk))
 			continue;
 		add_change(out, pk, true, NULL);
 		out->removed++;
@@ -167,11 +167,11 @@ int rc_plan(const struct wgotp_directory *dir, const struct wgotp_session *sessi
 	for (size_t u = 0; u < dir->n_users; u++) {
 		const struct wgotp_user *usr = &dir->users[u];
 
-		if (rc_managed(usr))
-			continue;
 		for (size_t d = 0; d < usr->n_devices; d++) {
 			const struct wgotp_device *dev = &usr->devices[d];
 
+			if (rc_managed(usr, dev))
+				continue;
 			if (has_key((const void *)present, peers->n, dev->key))
 				continue;
 			text = malloc(sizeof(((struct wgotp_session *)0)->allowed_ips));

@@ -7,18 +7,18 @@
  *  - a session whose user is gone or disabled, whose device is gone or
  *    has another key now, or that has expired, ends: its peer is removed
  *    (if present), then the session is deleted;
- *  - a session of a user with require_otp = false is deleted (that
- *    user's devices are permanent, no session is needed);
+ *  - a session of a permanent device (its user enabled, the device
+ *    needing no code: wgotp_device_needs_otp) is deleted (no session is
+ *    needed);
  *  - a session whose allowed IPs wgotp_session_ips() refuses (a piece
  *    that is no prefix, a prefix that is not its device's in users.json)
  *    is not applied and ends like a stale one: the store is not trusted
  *    for what goes onto the interface;
  *  - a live session whose peer is missing gets it (re-)added, with its
  *    allowed IPs as wgotp_session_ips() re-formats them;
- *  - a peer whose key is a managed device (require_otp = true, or the
- *    user disabled) and has no live session is removed;
- *  - a device of an enabled user with require_otp = false is always
- *    present: added if missing;
+ *  - a peer whose key is a managed device (one that needs a code, or
+ *    whose user is disabled) and has no live session is removed;
+ *  - a permanent device is always present: added if missing;
  *  - a peer whose key is no enrolled device is never touched.
  */
 #ifndef WGA_RECONCILE_H
@@ -47,10 +47,11 @@ int dir_index_build(const struct wgotp_directory *dir, struct dir_index *out);
 const struct dir_key *dir_index_find(const struct dir_index *ix, const uint8_t key[WGOTP_KEY_LEN]);
 void dir_index_free(struct dir_index *ix);
 
-/* Is a device of this user configured only while a session lives? */
-static inline bool rc_managed(const struct wgotp_user *u)
+/* Is this device configured only while a session lives? (Per device:
+ * "otp" in users.json, else the user's require_otp.) */
+static inline bool rc_managed(const struct wgotp_user *u, const struct wgotp_device *d)
 {
-	return u->require_otp || !u->enabled;
+	return !u->enabled || wgotp_device_needs_otp(u, d);
 }
 
 struct rc_plan {

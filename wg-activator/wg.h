@@ -13,6 +13,7 @@
 #ifndef WGA_WG_H
 #define WGA_WG_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -45,6 +46,8 @@ struct wg_ops {
 	 * argument limit allows). Adding a present peer or removing an
 	 * absent one is not an error. */
 	int (*apply)(void *state, const struct wg_peer *changes, size_t n, struct wgotp_error *err);
+	/* The interface's own public key (for client configs); may be NULL. */
+	int (*pubkey)(void *state, uint8_t key[WGOTP_KEY_LEN], struct wgotp_error *err);
 };
 
 extern const struct wg_ops wg_uapi_ops;
@@ -71,6 +74,13 @@ static inline int wg_list(struct wg *wg, struct wg_peer_list *out, struct wgotp_
 static inline int wg_apply(struct wg *wg, const struct wg_peer *ch, size_t n, struct wgotp_error *err)
 {
 	return n ? wg->ops->apply(wg->state, ch, n, err) : 0;
+}
+
+static inline int wg_pubkey(struct wg *wg, uint8_t key[WGOTP_KEY_LEN], struct wgotp_error *err)
+{
+	if (!wg->ops->pubkey)
+		return wgotp_error_set(err, ENOTSUP, "%s: cannot read the interface's key", wg->ops->name);
+	return wg->ops->pubkey(wg->state, key, err);
 }
 
 /* Shared by the backends: append a key to a list (-ENOMEM). */

@@ -225,6 +225,25 @@ cleanup:
 	return ret;
 }
 
+static int cli_pubkey(void *state, uint8_t key[WGOTP_KEY_LEN], struct wgotp_error *err)
+{
+	struct cli *c = state;
+	char *argv[] = { c->wg, "show", c->ifname, "public-key", NULL };
+	struct out o = { 0 };
+	int ret;
+
+	ret = run_wg(c, argv, &o, err);
+	if (ret < 0)
+		goto cleanup;
+	if (o.p)
+		o.p[strcspn(o.p, "\n")] = '\0';
+	if (!o.p || wgotp_key_from_base64(key, o.p) < 0)
+		ret = wgotp_error_set(err, ENOKEY, "%s show %s public-key: no key", c->wg, c->ifname);
+cleanup:
+	free(o.p);
+	return ret;
+}
+
 /* Every argument is one this backend formatted: the key from its bytes,
  * the allowed IPs re-formatted from what parsed (wg_ips_canon), so wg(8)
  * never sees a byte of a change's text. A change that does not parse
@@ -294,4 +313,5 @@ const struct wg_ops wg_cli_ops = {
 	.close = cli_close,
 	.list = cli_list,
 	.apply = cli_apply,
+	.pubkey = cli_pubkey,
 };

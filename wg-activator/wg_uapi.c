@@ -21,6 +21,7 @@
 #include "cidr.h"
 #include "secret.h"
 #include "wg.h"
+#include "wgclient.h"
 
 struct uapi {
 	struct sockaddr_un addr;
@@ -280,6 +281,43 @@ cleanup:
 	return ret;
 }
 
+/* get=1 names the private key; the public one is derived from it, and
+ * every copy of the private key is wiped. */
+static int uapi_pubkey(void *state, uint8_t key[WGOTP_KEY_LEN], struct wgotp_error *err)
+{
+	struct uapi *u = state;
+	struct buf req = { 0 }, resp = { 0 };
+	uint8_t priv[WGOTP_KEY_LEN];
+	char *line, *save = NULL;
+	int ret;
+
+	if (buf_printf(&req, "get=1\n\n") < 0) {
+		ret = wgotp_error_set(err, ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	ret = uapi_op(u, &req, &resp, err);
+	if (ret < 0)
+		goto cleanup;
+	ret = wgotp_error_set(err, ENOKEY, "UAPI: the interface has no private key");
+	for (line = strtok_r(resp.p, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "private_key=", 12) != 0)
+			continue;
+		if (wgotp_hex_decode(line + 12, priv, sizeof(priv)) != WGOTP_KEY_LEN) {
+			ret = wgotp_error_set(err, EPROTO, "UAPI: bad private_key line");
+			break;
+		}
+		ret = wgotp_wg_pubkey(priv, key, err);
+		break;
+	}
+cleanup:
+	wgotp_wipe(priv, sizeof(priv));
+	if (resp.p)
+		wgotp_wipe(resp.p, strlen(resp.p));
+	buf_free(&req);
+	buf_free(&resp);
+	return ret;
+}
+
 /* "set=1" with one block per peer: -ENOMEM, or -EINVAL (*bad set to the
  * change) when an allowed_ips piece is not a prefix. Every value written
  * is one this function formatted (the key from its bytes, each prefix
@@ -347,4 +385,5 @@ const struct wg_ops wg_uapi_ops = {
 	.close = uapi_close,
 	.list = uapi_list,
 	.apply = uapi_apply,
+	.pubkey = uapi_pubkey,
 };

@@ -119,22 +119,30 @@ int cmd_sessions(struct ctl *ctl, int argc, char **argv)
 		json_object_object_add(root, "now", json_object_new_int64(now));
 		json_object_object_add(root, "devices", devs);
 	} else {
-		printf("%-32s %-16s %-14s %-10s %-19s %s\n", "USER", "DEVICE", "STATE", "LEFT", "EXPIRES",
-		       "ORIGIN");
+		printf("%-32s %-16s %-14s %-10s %-19s %-8s %s\n", "USER", "DEVICE", "STATE", "LEFT", "EXPIRES",
+		       "ORIGIN", "BADGE");
 	}
 	for (size_t i = 0; i < d.dir->n_users; i++) {
 		const struct wgotp_user *u = &d.dir->users[i];
 
 		for (size_t k = 0; k < u->n_devices; k++) {
 			const struct wgotp_device *dv = &u->devices[k];
-			const struct wgotp_session *s = u->require_otp ? find_session(&sv, u->email, dv, now) : NULL;
-			const char *state = !u->require_otp ? "no OTP needed" : s ? "active" : "inactive";
-			char left[32] = "-", exp[40] = "-";
+			bool otp = wgotp_device_needs_otp(u, dv);
+			const struct wgotp_session *s = otp ? find_session(&sv, u->email, dv, now) : NULL;
+			const char *state = !otp ? "no OTP needed" : s ? "active" : "inactive";
+			char left[32] = "-", exp[40] = "-", badge[48];
 
 			if (s) {
 				ctl_fmt_left(s->expires - now, left, sizeof(left));
 				ctl_fmt_time(s->expires, ctl->json, exp, sizeof(exp));
 			}
+			/* as the specification's device list shows it */
+			if (!otp)
+				snprintf(badge, sizeof(badge), "No 2FA");
+			else if (s)
+				snprintf(badge, sizeof(badge), "Active %s", left);
+			else
+				snprintf(badge, sizeof(badge), "Inactive");
 			if (ctl->json) {
 				struct json_object *o = json_object_new_object();
 
@@ -142,7 +150,8 @@ int cmd_sessions(struct ctl *ctl, int argc, char **argv)
 				json_object_object_add(o, "device", json_object_new_string(dv->name));
 				json_object_object_add(o, "public_key", json_object_new_string(dv->public_key));
 				json_object_object_add(o, "state", json_object_new_string(
-					!u->require_otp ? "no_otp" : s ? "active" : "inactive"));
+					!otp ? "no_otp" : s ? "active" : "inactive"));
+				json_object_object_add(o, "badge", json_object_new_string(badge));
 				json_object_object_add(o, "enabled", json_object_new_boolean(u->enabled));
 				json_object_object_add(o, "expires", s ? json_object_new_int64(s->expires) : NULL);
 				json_object_object_add(o, "expires_utc", s ? json_object_new_string(exp) : NULL);
@@ -150,8 +159,8 @@ int cmd_sessions(struct ctl *ctl, int argc, char **argv)
 				json_object_object_add(o, "origin", s && *s->origin ? json_object_new_string(s->origin) : NULL);
 				json_object_array_add(devs, o);
 			} else {
-				printf("%-32s %-16s %-14s %-10s %-19s %s\n", u->email, dv->name, state, left, exp,
-				       s && *s->origin ? s->origin : "-");
+				printf("%-32s %-16s %-14s %-10s %-19s %-8s %s\n", u->email, dv->name, state, left, exp,
+				       s && *s->origin ? s->origin : "-", badge);
 			}
 		}
 	}
@@ -290,10 +299,20 @@ int cmd_activate(struct ctl *ctl, int argc, char **argv)
 		ctl_fail(CTL_FAIL, "%s has no device (wgotpctl device add)", email);
 		goto cleanup;
 	}
-	if (!u->require_otp) {
-		printf("%s needs no OTP: their devices are always configured\n", email);
-		status = CTL_OK;
-		goto cleanup;
+	{
+		bool any = false;
+
+		for (size_t i = 0; i < u->n_devices; i++)
+			if ((!dv || dv == &u->devices[i]) && wgotp_device_needs_otp(u, &u->devices[i]))
+				any = true;
+		if (!any) {
+			if (dv)
+				printf("%s's device %s needs no OTP: it is always configured\n", email, dv->name);
+			else
+				printf("%s needs no OTP: their devices are always configured\n", email);
+			status = CTL_OK;
+			goto cleanup;
+		}
 	}
 	if (u->method == WGOTP_METHOD_TOTP && (!code || !*code)) {
 		status = ctl_usage("--code CODE is required for a TOTP user");

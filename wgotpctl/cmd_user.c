@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audit.h"
 #include "ctl.h"
 
 static int user_add(struct ctl *ctl, int argc, char **argv)
@@ -87,7 +88,7 @@ static int user_change(struct ctl *ctl, int argc, char **argv)
 		goto cleanup;
 	}
 	if (strcmp(what, "enable")) {
-		status = ctl_end_sessions(ctl, u->email, NULL, force);
+		status = ctl_retire(ctl, &d, u, NULL, force);
 		if (status != CTL_OK)
 			goto cleanup;
 	}
@@ -104,7 +105,117 @@ static int user_change(struct ctl *ctl, int argc, char **argv)
 	if (status == CTL_OK)
 		printf("%s %s\n", !strcmp(what, "del") ? "deleted" : !strcmp(what, "enable") ?
 		       "enabled" : "disabled", email);
+	/* Enabled again: its devices that need no code are back at once. */
+	for (size_t i = 0; status == CTL_OK && !strcmp(what, "enable") && i < u->n_devices; i++)
+		ctl_apply_device_otp(ctl, u, &u->devices[i], true);
 cleanup:
+	ctl_dir_close(&d);
+	return status;
+}
+
+/* set EMAIL [--method totp|email] [--otp required|none] [--name NAME] */
+static int user_set(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "method", required_argument, NULL, 'm' },
+		{ "otp", required_argument, NULL, 'o' },
+		{ "name", required_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *method = NULL, *otp = NULL, *name = NULL;
+	struct wgotp_audit au = { .event = "user_set", .origin = "admin", .client = "wgotpctl",
+				  .result = "accept" };
+	enum wgotp_method m = WGOTP_METHOD_EMAIL;
+	bool require = true, *was = NULL;
+	char reason[96] = "", *copy = NULL;
+	struct wgotp_user *u;
+	struct ctl_dir d = { .lock_fd = -1 };
+	int c, status;
+
+	ctl_getopt_reset();
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm': method = optarg; break;
+		case 'o': otp = optarg; break;
+		case 'n': name = optarg; break;
+		default: return ctl_bad_option(argv);
+		}
+	}
+	if (argc - optind != 1)
+		return ctl_usage("needs one EMAIL");
+	if (!method && !otp && !name)
+		return ctl_usage("nothing to set (--method, --otp or --name)");
+	if (method && !strcmp(method, "totp"))
+		m = WGOTP_METHOD_TOTP;
+	else if (method && strcmp(method, "email"))
+		return ctl_usage("--method: \"%s\" is neither totp nor email", method);
+	if (otp && !strcmp(otp, "none"))
+		require = false;
+	else if (otp && strcmp(otp, "required"))
+		return ctl_usage("--otp: \"%s\" is neither required nor none", otp);
+
+	status = ctl_dir_open(ctl, true, &d);
+	if (status != CTL_OK)
+		return status;
+	status = CTL_FAIL;
+	u = ctl_find_user(&d, argv[optind]);
+	if (!u)
+		goto cleanup;
+	if (name) {
+		/* validated by the save, like every field */
+		copy = strdup(name);
+		if (!copy) {
+			ctl_fail(CTL_FAIL, "out of memory");
+			goto cleanup;
+		}
+		free(u->name);
+		u->name = *copy ? copy : NULL;
+		if (!*copy)
+			free(copy);
+		copy = NULL;
+		snprintf(reason + strlen(reason), sizeof(reason) - strlen(reason), "%sname", *reason ? "," : "");
+	}
+	if (method && m != u->method) {
+		/* To email: the authenticator secret is no longer used, it goes.
+		 * To TOTP: the user enrols (wgotpctl totp enroll). */
+		if (m == WGOTP_METHOD_EMAIL)
+			wgotp_user_set_totp(u, NULL, WGOTP_TOTP_NONE);
+		u->method = m;
+	}
+	if (method)
+		snprintf(reason + strlen(reason), sizeof(reason) - strlen(reason), "%smethod=%s",
+			 *reason ? "," : "", method);
+	if (otp) {
+		was = calloc(u->n_devices + 1, sizeof(*was));
+		if (!was) {
+			ctl_fail(CTL_FAIL, "out of memory");
+			goto cleanup;
+		}
+		for (size_t i = 0; i < u->n_devices; i++)
+			was[i] = wgotp_device_needs_otp(u, &u->devices[i]);
+		u->require_otp = require;
+		snprintf(reason + strlen(reason), sizeof(reason) - strlen(reason), "%sotp=%s",
+			 *reason ? "," : "", otp);
+	}
+	status = ctl_dir_commit(ctl, &d);
+	if (status != CTL_OK)
+		goto cleanup;
+	au.user = u->email;
+	au.method = ctl_method_str(u->method);
+	au.reason = reason;
+	wgotp_audit(&au);
+	printf("%s: method %s, devices need a code by default: %s\n", u->email, ctl_method_str(u->method),
+	       u->require_otp ? "yes" : "no");
+	if (method && m == WGOTP_METHOD_TOTP && u->totp_state == WGOTP_TOTP_NONE)
+		printf("not enrolled yet: wgotpctl totp enroll %s\n", u->email);
+	for (size_t i = 0; otp && i < u->n_devices; i++) {
+		if (u->devices[i].otp != WGOTP_DEV_OTP_INHERIT)
+			printf("device %s keeps its own setting: %s\n", u->devices[i].name,
+			       u->devices[i].otp == WGOTP_DEV_OTP_NONE ? "no 2FA" : "a code is needed");
+		ctl_apply_device_otp(ctl, u, &u->devices[i], was[i]);
+	}
+cleanup:
+	free(was);
 	ctl_dir_close(&d);
 	return status;
 }
@@ -131,9 +242,13 @@ static struct json_object *user_json(const struct wgotp_user *u)
 			json_object_array_add(ips, json_object_new_string(buf));
 		}
 		json_object_object_add(jd, "allowed_ips", ips);
+		json_object_object_add(jd, "otp", json_object_new_string(
+			wgotp_device_needs_otp(u, dv) ? "required" : "none"));
 		json_object_array_add(devs, jd);
 	}
 	json_object_object_add(o, "devices", devs);
+	json_object_object_add(o, "synced", u->sync == WGOTP_SYNC_NONE ? NULL :
+			       json_object_new_string(u->sync == WGOTP_SYNC_LEFT ? "left" : "member"));
 	return o;
 }
 
@@ -227,6 +342,9 @@ static int user_show(struct ctl *ctl, int argc, char **argv)
 		printf("totp:        %s\n", ctl_totp_state_str(u->totp_state));
 	printf("enabled:     %s\n", u->enabled ? "yes" : "no");
 	printf("require otp: %s\n", u->require_otp ? "yes" : "no");
+	if (u->sync != WGOTP_SYNC_NONE)
+		printf("synced:      %s\n", u->sync == WGOTP_SYNC_LEFT ? "left the group (disabled by the sync)" :
+		       "member of the Entra ID group");
 	for (size_t i = 0; i < u->n_devices; i++) {
 		const struct wgotp_device *dv = &u->devices[i];
 
@@ -235,7 +353,7 @@ static int user_show(struct ctl *ctl, int argc, char **argv)
 			wgotp_cidr_format(&dv->allowed_ips[k], buf, sizeof(buf));
 			printf("%s%s", k ? "," : "", buf);
 		}
-		putchar('\n');
+		printf(" %s\n", wgotp_device_needs_otp(u, dv) ? "2fa=required" : "2fa=none");
 	}
 cleanup:
 	ctl_dir_close(&d);
@@ -247,6 +365,7 @@ static const struct ctl_cmd user_cmds[] = {
 	{ "del", user_change, "EMAIL [--force]" },
 	{ "list", user_list, "[--json]" },
 	{ "show", user_show, "EMAIL [--json]" },
+	{ "set", user_set, "EMAIL [--method totp|email] [--otp required|none] [--name NAME]" },
 	{ "enable", user_change, "EMAIL" },
 	{ "disable", user_change, "EMAIL [--force]" },
 	{ NULL, NULL, NULL },

@@ -280,6 +280,56 @@ cleanup:
 	return status;
 }
 
+int ctl_retire(struct ctl *ctl, struct ctl_dir *d, struct wgotp_user *u, const char *device, bool force)
+{
+	enum wgotp_dev_otp *saved;
+	char email[WGOTP_EMAIL_MAX + 1];
+	bool flipped = false;
+	int status;
+
+	snprintf(email, sizeof(email), "%s", u->email);
+	saved = calloc(u->n_devices + 1, sizeof(*saved));
+	if (!saved)
+		return ctl_fail(CTL_FAIL, "out of memory");
+	for (size_t i = 0; i < u->n_devices; i++) {
+		struct wgotp_device *dv = &u->devices[i];
+
+		saved[i] = dv->otp;
+		if (u->enabled && (!device || !strcmp(dv->name, device)) && !wgotp_device_needs_otp(u, dv)) {
+			dv->otp = WGOTP_DEV_OTP_REQUIRED;
+			flipped = true;
+		}
+	}
+	status = flipped ? ctl_dir_commit(ctl, d) : CTL_OK;
+	if (status == CTL_OK)
+		status = ctl_end_sessions(ctl, email, device, force);
+	for (size_t i = 0; i < u->n_devices; i++)
+		u->devices[i].otp = saved[i];
+	if (status != CTL_OK && flipped)
+		ctl_dir_commit(ctl, d);	/* as it was: the refusal changes nothing */
+	free(saved);
+	return status;
+}
+
+void ctl_apply_device_otp(struct ctl *ctl, const struct wgotp_user *u, const struct wgotp_device *d,
+			  bool was)
+{
+	struct wgotp_error err = { "" };
+	bool now = wgotp_device_needs_otp(u, d);
+	int64_t expires = 0;
+	int ret, n = 0;
+
+	if (!u->enabled || now == was)
+		return;
+	if (!now)
+		ret = wgotp_activator_activate(ctl->cfg, u->email, d->name, NULL, 0, "admin", &expires, &err);
+	else
+		ret = wgotp_activator_deactivate(ctl->cfg, u->email, d->name, &n, &err);
+	if (ret < 0)
+		fprintf(stderr, "wgotpctl: warning: device %s of %s: the interface follows at wg-activator's next reconcile (%s)\n",
+			d->name, u->email, err.msg);
+}
+
 void ctl_fmt_left(int64_t s, char *buf, size_t len)
 {
 	if (s < 0)

@@ -76,6 +76,24 @@ int ctl_store(struct ctl *ctl, struct wgotp_store **out);
  * refuses (CTL_FAIL) if the store has a live session, unless force. */
 int ctl_end_sessions(struct ctl *ctl, const char *user, const char *device, bool force);
 
+/* Before a device (NULL: all of the user's) is deleted, or its user
+ * disabled: end its sessions and take its peer off the interface, also
+ * when it needs no code (a permanent peer, once its device is gone, would
+ * be a key reconcile never touches). For that, users.json is saved with
+ * those devices needing a code while wg-activator ends the sessions;
+ * their setting is then put back in memory, for the caller's own save.
+ * On failure users.json is saved back as it was. CTL_OK or CTL_FAIL. */
+int ctl_retire(struct ctl *ctl, struct ctl_dir *d, struct wgotp_user *u, const char *device, bool force);
+
+/* After users.json was saved with a change of a device's 2FA (was: did it
+ * need a code before; a new device: true): a device that needs no code now
+ * goes onto the interface at once, one that needs a code again leaves it
+ * (unless a session is live). wg-activator's reconcile would do the same
+ * within [Activator] ReconcileInterval: a daemon that does not answer is a
+ * warning only. */
+void ctl_apply_device_otp(struct ctl *ctl, const struct wgotp_user *u, const struct wgotp_device *d,
+			  bool was);
+
 /* Route the library's log: errors and warnings to stderr, audit lines to
  * [General] AuditLog (syslog, stderr or a file). */
 void ctl_log_init(void);
@@ -101,5 +119,6 @@ int cmd_activate(struct ctl *ctl, int argc, char **argv);
 int cmd_deactivate(struct ctl *ctl, int argc, char **argv);
 int cmd_mail_test(struct ctl *ctl, int argc, char **argv);
 int cmd_check_config(struct ctl *ctl, int argc, char **argv);
+int cmd_sync(struct ctl *ctl, int argc, char **argv);
 
 #endif

@@ -17,14 +17,15 @@
 
 static const struct ctl_cmd commands[] = {
 	{ "init", cmd_init, "[--prefix DIR] [--interface IF] [--group GROUP]" },
-	{ "user", cmd_user, "add|del|list|show|enable|disable ..." },
-	{ "device", cmd_device, "add|del ..." },
+	{ "user", cmd_user, "add|del|list|show|set|enable|disable ..." },
+	{ "device", cmd_device, "add|del|show|set|rename ..." },
 	{ "totp", cmd_totp, "enroll|confirm|reset ..." },
 	{ "sessions", cmd_sessions, "[--json]" },
 	{ "activate", cmd_activate, "EMAIL --code CODE [--device NAME] [--duration DURATION]" },
 	{ "deactivate", cmd_deactivate, "EMAIL [--device NAME]" },
 	{ "mail-test", cmd_mail_test, "ADDRESS" },
 	{ "check-config", cmd_check_config, "" },
+	{ "sync", cmd_sync, "entra --group GROUP-ID [--dry-run] [--method email|totp]" },
 	{ NULL, NULL, NULL },
 };
 
@@ -69,7 +70,13 @@ static void help(FILE *f, const char *conf_arg)
 		"  init [--prefix DIR] [--interface IF] [--group GROUP]\n"
 		"  user add EMAIL --method totp|email [--name NAME] [--no-otp]\n"
 		"  user del EMAIL [--force] | list | show EMAIL | enable EMAIL | disable EMAIL [--force]\n"
-		"  device add EMAIL NAME --public-key KEY --allowed-ips CIDR[,CIDR]\n"
+		"  user set EMAIL [--method totp|email] [--otp required|none] [--name NAME]\n"
+		"  device add EMAIL NAME --generate [--png FILE] [--svg FILE] [--conf FILE] [--no-qr]\n"
+		"  device add EMAIL NAME --public-key KEY [--address CIDR[,CIDR]]\n"
+		"      (both: [--otp required|none]; no --address: the next free one of AddressPool)\n"
+		"  device show EMAIL NAME [--config [--qr]] [--json]\n"
+		"  device set EMAIL NAME --otp required|none|default\n"
+		"  device rename EMAIL OLD NEW [--force]\n"
 		"  device del EMAIL NAME [--force]\n"
 		"  totp enroll EMAIL [--png FILE] [--svg FILE] [--no-qr]\n"
 		"  totp confirm EMAIL CODE\n"
@@ -79,6 +86,7 @@ static void help(FILE *f, const char *conf_arg)
 		"  deactivate EMAIL [--device NAME]\n"
 		"  mail-test ADDRESS\n"
 		"  check-config\n"
+		"  sync entra --group GROUP-ID [--dry-run] [--method email|totp]\n"
 		"\n"
 		"-c FILE: the configuration (else $WGOTP_CONF, else " WGOTP_DEFAULT_CONF ").\n",
 		durations);

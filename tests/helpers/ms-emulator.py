@@ -19,11 +19,20 @@ listens. Checks what a real endpoint would refuse:
     one recipient, saveToSentItems false); the message is saved as
     DIR/mail-N.json.
 
+  GET /v1.0/groups/{id}/transitiveMembers: the same bearer check; the
+    members listed in DIR/group-{id}.json (a JSON list of directory
+    objects: users with "@odata.type" "#microsoft.graph.user", mail,
+    userPrincipalName, accountEnabled; groups and devices too), --page-size
+    (default 2) per page with an absolute "@odata.nextLink"
+    ($skiptoken=N); no such file: 404 Request_ResourceNotFound, as Graph
+    answers for a deleted group.
+
 Every request is logged as one JSON line in DIR/requests.log (kind, status,
 auth, scope, error). Valid tokens are listed in DIR/tokens ("TOKEN SCOPE"
 per line) so the SMTP test server can check XOAUTH2 logins.
 
-Misbehaviour on demand: DIR/actions-token and DIR/actions-sendmail hold one
+Misbehaviour on demand: DIR/actions-token, DIR/actions-sendmail and
+DIR/actions-members hold one
 action per line, the first line is taken by the next request to that
 endpoint: ok, 401, 500, 429:SECONDS, 503:SECONDS, slow:SECONDS, revoke
 (forget every token issued so far, then answer normally), badjson.
@@ -162,6 +171,69 @@ class Handler(BaseHTTPRequestHandler):
             with open(os.path.join(args.dir, "requests.log"), "a") as f:
                 f.write(json.dumps(entry) + "\n")
 
+    def check_bearer(self):
+        auth = self.headers.get("Authorization", "")
+        tok = auth[7:] if auth.startswith("Bearer ") else None
+        with lock:
+            known = state["tokens"].get(tok) if tok else None
+        if not known or known[1] < time.time():
+            raise graph_error(401, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience.")
+        if known[0] != GRAPH_SCOPE:
+            raise graph_error(401, "InvalidAuthenticationToken", "Access token has the wrong audience.")
+
+    def do_GET(self):
+        url = urllib.parse.urlsplit(self.path)
+        parts = url.path.split("/")
+        # ['', 'v1.0', 'groups', ID, 'transitiveMembers']
+        if len(parts) != 5 or parts[1] != "v1.0" or parts[2] != "groups" or parts[4] != "transitiveMembers":
+            self.log_request_json({"kind": "unknown", "path": url.path, "status": 404})
+            return self.reply(404, graph_error(404, "ResourceNotFound", "no such path").body)
+        entry = {"kind": "members", "status": 0, "error": None, "query": url.query}
+        action = pop_action("members")
+        entry["action"] = action
+        extra = []
+        try:
+            if action.startswith("slow:"):
+                time.sleep(float(action[5:]))
+            elif action == "500":
+                raise graph_error(500, "ErrorInternalServerError", "An internal server error occurred.")
+            elif action.startswith("429:") or action.startswith("503:"):
+                status = int(action[:3])
+                extra = [("Retry-After", action[4:])]
+                raise graph_error(status, "TooManyRequests" if status == 429 else "ServiceUnavailable",
+                                  "Please retry after the time given in Retry-After.")
+            elif action == "revoke":
+                with lock:
+                    state["tokens"].clear()
+                    write_tokens()
+            self.check_bearer()
+            if self.headers.get("Content-Length") not in (None, "0") or self.headers.get("Content-Type"):
+                raise graph_error(400, "BadRequest", "a GET has no body")
+            gid = urllib.parse.unquote(parts[3])
+            path = os.path.join(args.dir, f"group-{gid}.json")
+            if "/" in gid or not os.path.exists(path):
+                raise graph_error(404, "Request_ResourceNotFound",
+                                  f"Resource '{gid}' does not exist or one of its queried reference-property objects are not present.")
+            members = json.load(open(path))
+            q = urllib.parse.parse_qs(url.query)
+            skip = int(q.get("$skiptoken", ["0"])[0])
+            page = members[skip:skip + args.page_size]
+            body = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#directoryObjects",
+                    "value": page}
+            if skip + args.page_size < len(members):
+                nq = dict((k, v[0]) for k, v in q.items())
+                nq["$skiptoken"] = str(skip + args.page_size)
+                body["@odata.nextLink"] = (f"https://127.0.0.1:{port}{url.path}?"
+                                           + urllib.parse.urlencode(nq, safe="$,"))
+            entry["skip"] = skip
+        except Refused as r:
+            entry["status"], entry["error"] = r.status, r.reason
+            self.log_request_json(entry)
+            return self.reply(r.status, r.body, extra)
+        entry["status"] = 200
+        self.log_request_json(entry)
+        self.reply(200, body)
+
     def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
@@ -291,6 +363,7 @@ def main():
     p.add_argument("--secret-file")
     p.add_argument("--app-cert")
     p.add_argument("--expires-in", type=int, default=3599)
+    p.add_argument("--page-size", type=int, default=2)
     args = p.parse_args()
     app_cert = app_x5t = None
     if args.app_cert:

@@ -180,7 +180,7 @@ check "the error names the owner" err_has "already used by user \"alice@example.
 expect 2 "an address another device has is refused" device add bob@example.com laptop --public-key "$K2" --allowed-ips 10.8.0.2/32
 expect 2 "device add for an unknown user" device add nobody@example.com laptop --public-key "$K2" --allowed-ips 10.8.0.9/32
 expect 2 "an invalid device name is refused" device add bob@example.com "my laptop" --public-key "$K2" --allowed-ips 10.8.0.3/32
-expect 1 "device add without --allowed-ips is a usage error" device add bob@example.com laptop --public-key "$K2"
+expect 2 "device add without an address and no [Network] AddressPool is an error" device add bob@example.com laptop --public-key "$K2"
 expect 1 "device add without NAME is a usage error" device add bob@example.com --public-key "$K2" --allowed-ips 10.8.0.3/32
 expect 0 "device add (email user)" device add bob@example.com laptop --public-key "$K2" --allowed-ips 10.8.0.3/32
 expect 0 "device add (no-OTP user)" device add svc@example.com box --public-key "$K3" --allowed-ips 10.8.0.4/32
@@ -413,7 +413,7 @@ else
 		check "the client reaches the server through the tunnel" wg_ping_wait 12
 		run sessions
 		check "sessions: dave's laptop active, about 4h left, origin admin" \
-			eval 'printf "%s\n" "$OUT" | grep -qE "^dave@example.com +laptop +active +(4h00m|3h59m) .* admin$"'
+			eval 'printf "%s\n" "$OUT" | grep -qE "^dave@example.com +laptop +active +(4h00m|3h59m) .* admin +Active (4h00m|3h59m)$"'
 		check "sessions with wg-activator up gives no warning" test -z "$ERR"
 		run sessions --json
 		check "sessions --json: from wg-activator, active, origin admin" \

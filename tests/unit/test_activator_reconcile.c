@@ -198,6 +198,70 @@ static void test_forged_sessions(const struct wgotp_directory *dir)
 	rc_plan_free(&plan);
 }
 
+/* Per-device 2FA: dana has M ("otp": "none"), N ("otp": "required") and
+ * O (no "otp": her require_otp, true); erin (require_otp false) has P
+ * (inherits: permanent) and Q ("otp": "required"); fred is disabled, his
+ * R ("otp": "none") is not permanent then. */
+static void test_per_device(void)
+{
+	struct wgotp_directory *dir = NULL;
+	struct wgotp_error err;
+	struct wg_peer_list peers = { 0 };
+	struct wgotp_session s[2];
+	struct rc_plan plan;
+	uint8_t raw[WGOTP_KEY_LEN];
+	char json[4096];
+
+	snprintf(json, sizeof(json),
+		 "{\"version\":1,\"users\":{"
+		 "\"dana@example.com\":{\"method\":\"email\",\"require_otp\":true,\"devices\":["
+		 "{\"name\":\"router\",\"public_key\":\"%s\",\"allowed_ips\":[\"10.1.0.2/32\"],\"otp\":\"none\"},"
+		 "{\"name\":\"laptop\",\"public_key\":\"%s\",\"allowed_ips\":[\"10.1.0.3/32\"],\"otp\":\"required\"},"
+		 "{\"name\":\"phone\",\"public_key\":\"%s\",\"allowed_ips\":[\"10.1.0.4/32\"]}]},"
+		 "\"erin@example.com\":{\"method\":\"email\",\"require_otp\":false,\"devices\":["
+		 "{\"name\":\"box\",\"public_key\":\"%s\",\"allowed_ips\":[\"10.1.0.5/32\"]},"
+		 "{\"name\":\"laptop\",\"public_key\":\"%s\",\"allowed_ips\":[\"10.1.0.6/32\"],\"otp\":\"required\"}]},"
+		 "\"fred@example.com\":{\"method\":\"email\",\"enabled\":false,\"devices\":["
+		 "{\"name\":\"box\",\"public_key\":\"%s\",\"allowed_ips\":[\"10.1.0.7/32\"],\"otp\":\"none\"}]}}}",
+		 k64('M'), k64('N'), k64('O'), k64('P'), k64('Q'), k64('R'));
+	if (wgotp_dir_parse("test", json, strlen(json), &dir, &err) < 0) {
+		diag("directory: %s", err.msg);
+		ok(0, "per-device directory parses");
+		return;
+	}
+	/* Nothing on the interface, no session. */
+	is_int(rc_plan(dir, NULL, 0, &peers, 60, &plan), 0, "per-device: plan");
+	is_int(change_of(&plan, 'M'), 'a', "a device with otp none is added without a code");
+	is_int(change_of(&plan, 'N'), 0, "a device with otp required is not");
+	is_int(change_of(&plan, 'O'), 0, "a device without otp follows require_otp true");
+	is_int(change_of(&plan, 'P'), 'a', "a device without otp follows require_otp false");
+	is_int(change_of(&plan, 'Q'), 0, "otp required wins over the user's require_otp false");
+	is_int(change_of(&plan, 'R'), 0, "a disabled user's otp-none device is not added");
+	is_int(plan.permanent_added, 2, "two permanent devices added");
+	rc_plan_free(&plan);
+
+	/* Every key on the interface, a live session for N only. */
+	for (char c = 'M'; c <= 'R'; c++) {
+		memset(raw, c, sizeof(raw));
+		wg_peer_list_add(&peers, raw);
+	}
+	sess(&s[0], "dana@example.com", "laptop", 'N', 100);
+	sess(&s[1], "dana@example.com", "router", 'M', 100);
+	snprintf(s[0].allowed_ips, sizeof(s[0].allowed_ips), "10.1.0.3/32");
+	snprintf(s[1].allowed_ips, sizeof(s[1].allowed_ips), "10.1.0.2/32");
+	is_int(rc_plan(dir, s, 2, &peers, 60, &plan), 0, "per-device: plan with peers");
+	is_int(change_of(&plan, 'M'), 0, "the permanent device stays");
+	is_int(change_of(&plan, 'N'), 0, "the required device with a live session stays");
+	is_int(change_of(&plan, 'O'), 'r', "the required device without a session goes");
+	is_int(change_of(&plan, 'Q'), 'r', "erin's required device without a session goes");
+	is_int(change_of(&plan, 'P'), 0, "erin's permanent device stays");
+	is_int(change_of(&plan, 'R'), 'r', "the disabled user's otp-none device goes");
+	ok(!ended(&plan, 0) && ended(&plan, 1), "the session of a permanent device is dropped, the other lives");
+	rc_plan_free(&plan);
+	wg_peer_list_free(&peers);
+	wgotp_dir_free(dir);
+}
+
 int main(void)
 {
 	struct wgotp_directory *dir = NULL;
@@ -283,6 +347,7 @@ int main(void)
 
 	test_session_ips(dir);
 	test_forged_sessions(dir);
+	test_per_device();
 
 	wg_peer_list_free(&peers);
 	wgotp_dir_free(dir);

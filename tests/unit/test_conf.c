@@ -203,6 +203,59 @@ static void test_files(void)
 	tu_rmdir(dir);
 }
 
+static void test_network(void)
+{
+	struct wgotp_config *c = NULL;
+	struct wgotp_error err = { "" };
+	const char *good =
+		"[Network]\n"
+		"Endpoint = vpn.example.com:51820\n"
+		"AddressPool = 10.8.0.0/24, fd00:8::/64\n"
+		"DNS = 10.8.0.1, corp.example.com\n"
+		"ClientAllowedIPs = 10.0.0.0/8, 0.0.0.0/0\n"
+		"PersistentKeepalive = 25\n"
+		"ServerPublicKey = HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=\n";
+
+	is_int(wgotp_config_defaults(&c), 0, "defaults");
+	ok(c && !c->net_endpoint && !c->net_pool && !c->net_dns && !c->net_client_allowed_ips &&
+	   c->net_keepalive == 0 && !c->net_server_key, "[Network]: everything unset by default");
+	wgotp_config_free(c);
+	c = NULL;
+	is_int(parse(good, &c, &err), 0, "[Network] with every key");
+	if (c) {
+		is_str(c->net_endpoint, "vpn.example.com:51820", "Endpoint");
+		is_str(c->net_pool, "10.8.0.0/24, fd00:8::/64", "AddressPool");
+		is_str(c->net_dns, "10.8.0.1, corp.example.com", "DNS");
+		is_str(c->net_client_allowed_ips, "10.0.0.0/8, 0.0.0.0/0", "ClientAllowedIPs");
+		is_int(c->net_keepalive, 25, "PersistentKeepalive");
+		is_str(c->net_server_key, "HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=", "ServerPublicKey");
+	}
+	wgotp_config_free(c);
+	c = NULL;
+	is_int(parse("[Network]\nEndpoint = [2001:db8::1]:51820\n", &c, &err), 0, "an IPv6 endpoint in brackets");
+	wgotp_config_free(c);
+	c = NULL;
+	bad("[Network]\nEndpoint = vpn.example.com\n", "test.conf:2: [Network] Endpoint: \"vpn.example.com\" is not host:port",
+	    "an endpoint without a port");
+	bad("[Network]\nEndpoint = vpn:99999\n", "test.conf:2: [Network] Endpoint", "a port out of range");
+	bad("[Network]\nEndpoint = 2001:db8::1:51820\n", "test.conf:2: [Network] Endpoint", "IPv6 without brackets");
+	bad("[Network]\nEndpoint = a b:1\n", "test.conf:2: [Network] Endpoint", "a space in the host");
+	bad("[Network]\n\nAddressPool = 10.8.0.1/24\n", "test.conf:3: [Network] AddressPool: \"10.8.0.1/24\"",
+	    "a pool with host bits");
+	bad("[Network]\nAddressPool = 10.8.0.0/24, 10.9.0.0/24\n", "test.conf:2: [Network] AddressPool: one IPv4",
+	    "two IPv4 pools");
+	bad("[Network]\nAddressPool = fd00::/64\n", "test.conf:2: [Network] AddressPool: needs an IPv4 prefix",
+	    "an IPv6-only pool");
+	bad("[Network]\nAddressPool = 10.8.0.0/31\n", "[Network] AddressPool: one IPv4", "a pool too small");
+	bad("[Network]\nClientAllowedIPs = 10.0.0.0/8,,\n", "test.conf:2: [Network] ClientAllowedIPs: \"\"",
+	    "an empty prefix in ClientAllowedIPs");
+	bad("[Network]\nPersistentKeepalive = 70000\n", "test.conf:2: [Network] PersistentKeepalive: must be within 0..65535",
+	    "a keepalive out of range");
+	bad("[Network]\nServerPublicKey = abc\n", "test.conf:2: [Network] ServerPublicKey: not a WireGuard public key",
+	    "a bad server key");
+	bad("[Network]\nDNS = 10.8.0.1; rm\n", "test.conf:2: [Network] DNS", "a DNS line with a semicolon");
+}
+
 static void test_duration(void)
 {
 	int64_t v = 0;
@@ -264,5 +317,6 @@ int main(void)
 	test_bad();
 	test_files();
 	test_duration();
+	test_network();
 	return done_testing();
 }

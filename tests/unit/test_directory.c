@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "directory.h"
+#include "file.h"
 #include "log.h"
 #include "tap.h"
 #include "testutil.h"
@@ -767,6 +768,75 @@ cleanup:
 	free(v);
 }
 
+/* Per-device 2FA and the sync mark: an old file keeps its meaning and is
+ * written back without the new fields; the new fields round-trip. */
+static void test_device_otp(const char *tmp)
+{
+	struct wgotp_directory *d = NULL, *e = NULL;
+	struct wgotp_error err = { "" };
+	struct wgotp_user *u;
+	char old[2048], *path, *text = NULL;
+	size_t len = 0;
+
+	snprintf(old, sizeof(old),
+		 "{ \"version\": 1, \"users\": {\n"
+		 "  \"svc@example.com\": { \"method\": \"email\", \"require_otp\": false, \"devices\": [\n"
+		 "    { \"name\": \"box\", \"public_key\": \"%s\", \"allowed_ips\": [\"10.8.0.2/32\"] } ] },\n"
+		 "  \"zoe@example.com\": { \"method\": \"email\", \"devices\": [\n"
+		 "    { \"name\": \"pc\", \"public_key\": \"%s\", \"allowed_ips\": [\"10.8.0.3/32\"] } ] } } }\n",
+		 K1, K2);
+	path = tu_write(tmp, "old-users.json", old, 0640);
+	is_int(wgotp_dir_load(path, &d, &err), 0, "a users.json from before per-device 2FA loads");
+	if (!d)
+		return;
+	u = wgotp_dir_find(d, "svc@example.com");
+	ok(u && u->devices[0].otp == WGOTP_DEV_OTP_INHERIT && !wgotp_device_needs_otp(u, &u->devices[0]),
+	   "migration: require_otp false means the device needs no code");
+	u = wgotp_dir_find(d, "zoe@example.com");
+	ok(u && u->sync == WGOTP_SYNC_NONE && wgotp_device_needs_otp(u, &u->devices[0]),
+	   "migration: require_otp left out (true) means the device needs a code; not synced");
+	is_int(wgotp_dir_save(d, path, &err), 0, "saved back");
+	wgotp_file_read(path, 1 << 20, &text, &len, &err);
+	ok(text && !strstr(text, "\"otp\"") && !strstr(text, "\"synced\""),
+	   "an untouched old file is written without \"otp\" or \"synced\"");
+	free(text);
+	text = NULL;
+
+	u = wgotp_dir_find(d, "zoe@example.com");
+	u->require_otp = false;
+	u->devices[0].otp = WGOTP_DEV_OTP_REQUIRED;
+	u->sync = WGOTP_SYNC_LEFT;
+	is_int(wgotp_dir_device_add(d, "zoe@example.com", "router", K3, "10.8.0.4/32", &err), 0, "a second device");
+	u = wgotp_dir_find(d, "zoe@example.com");
+	u->devices[1].otp = WGOTP_DEV_OTP_NONE;
+	ok(wgotp_device_needs_otp(u, &u->devices[0]) && !wgotp_device_needs_otp(u, &u->devices[1]),
+	   "a device's own otp wins over the user's require_otp");
+	is_int(wgotp_dir_device_rename(d, "zoe@example.com", "pc", "router", &err), -EEXIST,
+	       "rename onto an existing name is refused");
+	is_int(wgotp_dir_device_rename(d, "zoe@example.com", "nope", "x", &err), -ENOENT, "rename: no such device");
+	is_int(wgotp_dir_device_rename(d, "zoe@example.com", "pc", "bad name", &err), -EINVAL,
+	       "rename to an invalid name is refused");
+	is_int(wgotp_dir_device_rename(d, "zoe@example.com", "pc", "laptop", &err), 0, "rename");
+	is_int(wgotp_dir_save(d, path, &err), 0, "saved with otp and synced");
+	is_int(wgotp_dir_load(path, &e, &err), 0, "and loaded back");
+	u = e ? wgotp_dir_find(e, "zoe@example.com") : NULL;
+	ok(u && u->sync == WGOTP_SYNC_LEFT && u->n_devices == 2 && !strcmp(u->devices[0].name, "laptop") &&
+	   u->devices[0].otp == WGOTP_DEV_OTP_REQUIRED && u->devices[1].otp == WGOTP_DEV_OTP_NONE,
+	   "otp, synced and the new name round-trip");
+	wgotp_dir_free(e);
+	e = NULL;
+	snprintf(old, sizeof(old),
+		 "{ \"version\": 1, \"users\": { \"a@example.com\": { \"method\": \"email\", \"devices\": [\n"
+		 "    { \"name\": \"pc\", \"public_key\": \"%s\", \"allowed_ips\": [\"10.8.0.3/32\"], \"otp\": \"maybe\" } ] } } }\n",
+		 K1);
+	is_int(wgotp_dir_parse("u.json", old, strlen(old), &e, &err), -EINVAL, "a bad otp value is refused");
+	ok(strstr(err.msg, "\"otp\" is not \"required\" or \"none\"") != NULL, "  saying so: %s", err.msg);
+	snprintf(old, sizeof(old), "{ \"version\": 1, \"users\": { \"a@example.com\": { \"method\": \"email\", \"synced\": true } } }");
+	is_int(wgotp_dir_parse("u.json", old, strlen(old), &e, &err), -EINVAL, "a bad synced value is refused");
+	wgotp_dir_free(d);
+	free(path);
+}
+
 int main(void)
 {
 	char *tmp = tu_tmpdir();
@@ -778,6 +848,7 @@ int main(void)
 	test_mask();
 	test_save(tmp);
 	test_edits(tmp);
+	test_device_otp(tmp);
 	tu_rmdir(tmp);
 	tmp = tu_tmpdir();
 	test_cache(tmp);
