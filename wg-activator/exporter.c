@@ -142,10 +142,12 @@ static void badges(struct activator *a, uint64_t *inactive, uint64_t *no2fa)
 	for (size_t i = 0; dir && i < dir->n_users; i++) {
 		const struct wgotp_user *u = &dir->users[i];
 
-		if (rc_managed(u))
-			managed += u->n_devices;
-		else
-			*no2fa += u->n_devices;
+		for (size_t k = 0; k < u->n_devices; k++) {
+			if (rc_managed(u, &u->devices[k]))
+				managed++;
+			else
+				(*no2fa)++;
+		}
 	}
 	*inactive = managed > live ? managed - live : 0;
 	if (dir)

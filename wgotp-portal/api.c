@@ -131,10 +131,11 @@ static const char *method_name(enum wgotp_method m)
 	return m == WGOTP_METHOD_EMAIL ? "email" : "totp";
 }
 
-/* The devices of a user that a code opens (require_otp), from users.json. */
+/* The devices of a user, from users.json, and which a code opens. */
 struct devlist {
 	int n;
-	bool permanent;		/* require_otp = false: no session needed */
+	int n_otp;			/* how many need a code */
+	bool permanent[16];		/* needs no code: no session (No 2FA) */
 	char name[16][WGOTP_DEVICE_NAME_MAX + 1];
 	char key[16][WGOTP_KEY_B64_LEN + 1];
 };
@@ -146,8 +147,9 @@ static void user_devices(struct call *c, const char *user, struct devlist *dl)
 
 	memset(dl, 0, sizeof(*dl));
 	if (u && u->enabled) {
-		dl->permanent = !u->require_otp;
 		for (size_t i = 0; i < u->n_devices && dl->n < 16; i++) {
+			dl->permanent[dl->n] = !wgotp_device_needs_otp(u, &u->devices[i]);
+			dl->n_otp += !dl->permanent[dl->n];
 			snprintf(dl->name[dl->n], sizeof(dl->name[0]), "%s", u->devices[i].name);
 			memcpy(dl->key[dl->n], u->devices[i].public_key, sizeof(dl->key[0]));
 			dl->n++;
@@ -195,10 +197,13 @@ static int open_devices(struct call *c, const char *user, const char *key, int64
 	if (key && *key)
 		return do_activate(c, user, NULL, key, duration);
 	user_devices(c, user, &dl);
-	if (dl.permanent || dl.n == 0)
+	if (dl.n_otp == 0)
 		return 0;
-	if (dl.n == 1)
-		return do_activate(c, user, dl.name[0], NULL, duration);
+	if (dl.n_otp == 1) {
+		for (int i = 0; i < dl.n; i++)
+			if (!dl.permanent[i])
+				return do_activate(c, user, dl.name[i], NULL, duration);
+	}
 	ret = wgotp_websession_grant_put(c->flow, c->store, c->token, duration,
 					 c->now + PORTAL_GRANT_LIFETIME);
 	return ret;
@@ -213,7 +218,7 @@ static json_object *device_json(struct call *c, const struct devlist *dl, int i)
 	int ret;
 
 	json_object_object_add(d, "name", json_object_new_string(dl->name[i]));
-	if (dl->permanent) {
+	if (dl->permanent[i]) {
 		json_object_object_add(d, "state", json_object_new_string("no_2fa"));
 		return d;
 	}
@@ -274,7 +279,7 @@ static json_object *status_json(struct call *c, const char *anon_csrf)
 			json_object_array_add(arr, device_json(c, &dl, i));
 		json_object_object_add(o, "devices", arr);
 		json_object_object_add(o, "choose_device", json_object_new_boolean(
-			!dl.permanent && dl.n > 1 &&
+			dl.n_otp > 1 &&
 			wgotp_websession_grant_pending(c->flow, c->store, c->token)));
 	}
 	return o;
@@ -529,10 +534,11 @@ static const struct pj_field device_opt_schema[] = {
 /* The named device of the signed-in user that a code opens: index or -1. */
 static int own_device(struct call *c, struct devlist *dl, const char *name)
 {
+	int i;
+
 	user_devices(c, c->s.user, dl);
-	if (dl->permanent)
-		return -1;
-	return devlist_find(dl, name);
+	i = devlist_find(dl, name);
+	return i >= 0 && !dl->permanent[i] ? i : -1;
 }
 
 static void h_activate(struct call *c)

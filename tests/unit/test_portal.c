@@ -32,6 +32,8 @@
 #define KEY_A "YBo1Xd4UqfZH0kT6tM4qPzJl3hWZHfZ9xWmXn1ob1lI="
 #define KEY_B "hH6b2Bb0fEYk7dJ4eJ3bLqkFgVQBv4QyYqfAQDjV+1s="
 #define KEY_C "q9Xo0mQy1v8c0bZ2mJ7b2m5s9Vx3a1fYp0r8kT4wQ2E="
+#define KEY_D "M7WyEYhgePubm6qKzdYHF7R/BfjqEecIbCARQJqYa0A="
+#define KEY_E "F2H0443RzGElHvaUJluwPAHzpmCJQeaOKAbKBAMKizI="
 
 static struct tu_clock clk = { T0 };
 static struct portal *P;
@@ -273,8 +275,12 @@ static void setup(void)
 		     " \"bob@example.com\": { \"method\": \"email\", \"enabled\": true, \"require_otp\": true, \"devices\": [\n"
 		     "   { \"name\": \"laptop\", \"public_key\": \"%s\", \"allowed_ips\": [\"10.8.0.3/32\"] },\n"
 		     "   { \"name\": \"phone\", \"public_key\": \"%s\", \"allowed_ips\": [\"10.8.0.4/32\"] } ] },\n"
-		     " \"carol@example.com\": { \"method\": \"email\", \"enabled\": true, \"require_otp\": false, \"devices\": [] }\n"
-		     "} }\n", ALICE_SECRET, KEY_A, KEY_B, KEY_C) < 0)
+		     " \"carol@example.com\": { \"method\": \"email\", \"enabled\": true, \"require_otp\": false, \"devices\": [] },\n"
+		     " \"dave@example.com\": { \"method\": \"totp\", \"totp_secret\": \"%s\", \"totp_state\": \"active\",\n"
+		     "   \"enabled\": true, \"require_otp\": true, \"devices\": [\n"
+		     "   { \"name\": \"desk\", \"public_key\": \"%s\", \"allowed_ips\": [\"10.8.0.5/32\"], \"otp\": \"none\" },\n"
+		     "   { \"name\": \"laptop\", \"public_key\": \"%s\", \"allowed_ips\": [\"10.8.0.6/32\"] } ] }\n"
+		     "} }\n", ALICE_SECRET, KEY_A, KEY_B, KEY_C, ALICE_SECRET, KEY_D, KEY_E) < 0)
 		abort();
 	users = tu_write(dir, "users.json", text, 0640);
 	free(text);
@@ -576,6 +582,31 @@ static void test_email_two_devices(void)
 	ok(!strstr(logbuf, code), "the mailed code is in no log line");
 }
 
+/* Per-device 2FA: a device that needs no code is No 2FA; the one that
+ * does is what a code opens, at once. */
+static void test_per_device_otp(void)
+{
+	struct browser b;
+	char code[8], body[128];
+	json_object *devs;
+
+	b_init(&b, "198.51.100.9");
+	get(&b, "/api/v1/status");
+	post(&b, "/api/v1/login", "{\"email\":\"dave@example.com\"}");
+	totp_at(clk.now, code);
+	snprintf(body, sizeof(body), "{\"code\":\"%s\",\"duration\":14400}", code);
+	n_act = 0;
+	is_int(post(&b, "/api/v1/answer", body), 200, "dave, one device with a code and one without: 200");
+	is_int(n_act, 1, "... the device that needs a code is opened at once (no choice)");
+	is_str(act_dev, "laptop", "... the laptop");
+	ok(!json_object_get_boolean(json_object_object_get(b.j, "choose_device")), "... no device to choose");
+	ok(json_object_object_get_ex(b.j, "devices", &devs) && json_object_array_length(devs) == 2,
+	   "both devices listed");
+	is_str(jstr(json_object_array_get_idx(devs, 0), "state"), "no_2fa", "the desk: No 2FA");
+	is_int(post(&b, "/api/v1/activate", "{\"device\":\"desk\"}"), 404,
+	       "activating the No 2FA desk through the portal: 404 (it needs no code)");
+}
+
 static void test_unknown_user(void)
 {
 	struct browser known, unknown;
@@ -721,6 +752,7 @@ int main(void)
 	test_csrf();
 	test_totp();
 	test_email_two_devices();
+	test_per_device_otp();
 	test_unknown_user();
 	test_expiry();
 	test_logout_and_duplicates();
