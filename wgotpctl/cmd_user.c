@@ -127,7 +127,9 @@ static int user_set(struct ctl *ctl, int argc, char **argv)
 				  .result = "accept" };
 	enum wgotp_method m = WGOTP_METHOD_EMAIL;
 	bool require = true, *was = NULL;
-	char reason[96] = "", *copy = NULL;
+	/* One audit line per change, each reason one token (doc/audit-log.md). */
+	char reasons[3][24], *copy = NULL;
+	int n_reasons = 0;
 	struct wgotp_user *u;
 	struct ctl_dir d = { .lock_fd = -1 };
 	int c, status;
@@ -173,7 +175,7 @@ static int user_set(struct ctl *ctl, int argc, char **argv)
 		if (!*copy)
 			free(copy);
 		copy = NULL;
-		snprintf(reason + strlen(reason), sizeof(reason) - strlen(reason), "%sname", *reason ? "," : "");
+		snprintf(reasons[n_reasons++], sizeof(reasons[0]), "name");
 	}
 	if (method && m != u->method) {
 		/* To email: the authenticator secret is no longer used, it goes.
@@ -183,8 +185,7 @@ static int user_set(struct ctl *ctl, int argc, char **argv)
 		u->method = m;
 	}
 	if (method)
-		snprintf(reason + strlen(reason), sizeof(reason) - strlen(reason), "%smethod=%s",
-			 *reason ? "," : "", method);
+		snprintf(reasons[n_reasons++], sizeof(reasons[0]), "method_%s", method);
 	if (otp) {
 		was = calloc(u->n_devices + 1, sizeof(*was));
 		if (!was) {
@@ -194,16 +195,17 @@ static int user_set(struct ctl *ctl, int argc, char **argv)
 		for (size_t i = 0; i < u->n_devices; i++)
 			was[i] = wgotp_device_needs_otp(u, &u->devices[i]);
 		u->require_otp = require;
-		snprintf(reason + strlen(reason), sizeof(reason) - strlen(reason), "%sotp=%s",
-			 *reason ? "," : "", otp);
+		snprintf(reasons[n_reasons++], sizeof(reasons[0]), "otp_%s", otp);
 	}
 	status = ctl_dir_commit(ctl, &d);
 	if (status != CTL_OK)
 		goto cleanup;
 	au.user = u->email;
 	au.method = ctl_method_str(u->method);
-	au.reason = reason;
-	wgotp_audit(&au);
+	for (int i = 0; i < n_reasons; i++) {
+		au.reason = reasons[i];
+		wgotp_audit(&au);
+	}
 	printf("%s: method %s, devices need a code by default: %s\n", u->email, ctl_method_str(u->method),
 	       u->require_otp ? "yes" : "no");
 	if (method && m == WGOTP_METHOD_TOTP && u->totp_state == WGOTP_TOTP_NONE)

@@ -134,6 +134,22 @@ else
 	skip "wgotp-portal is not built (libmicrohttpd-dev)"
 fi
 
+# The Entra ID sync's service and timer.
+CBIN=$top_builddir/wgotpctl/wgotpctl
+if [ -x "$CBIN" ]; then
+	mkdir -p "$T/sync"
+	cp "$top_srcdir/doc/wgotpctl.8" "$T/man/man8/"
+	sed "s|/usr/sbin/wgotpctl|$CBIN|g" "$U/wgotp-sync.service" >"$T/sync/wgotp-sync.service"
+	cp "$U/wgotp-sync.timer" "$T/sync/wgotp-sync.timer"
+	MANPATH=$T/man systemd-analyze verify "$T/sync/wgotp-sync.service" "$T/sync/wgotp-sync.timer" \
+		>"$T/verify.sync" 2>&1
+	rc=$?
+	grep -e "$T" -e 'wgotp-sync' "$T/verify.sync" >"$T/verify.sync.ours"
+	[ $rc -eq 0 ] && [ ! -s "$T/verify.sync.ours" ]
+	ok $? "systemd-analyze verify: wgotp-sync.service and wgotp-sync.timer"
+	sed 's/^/# /' "$T/verify.sync.ours"
+fi
+
 # tmpfiles.d: the audit log directory and file, under a temporary root.
 if [ "$(id -u)" -eq 0 ] && getent group freerad >/dev/null && command -v systemd-tmpfiles >/dev/null 2>&1; then
 	mkdir -p "$T/root/var/log" "$T/root/etc"

@@ -147,7 +147,7 @@ check "pc keeps its own setting" not wg_srv_has_peer "$PC_PUB"
 is "$(json "d['users']['bob@example.com']['require_otp']" <"$ACT_USERS")" "False" "require_otp is false in users.json"
 run user set bob@example.com --method totp
 check "user set --method totp" eval 'test "$RC" = 0 && case "$OUT" in *"totp enroll"*) true ;; *) false ;; esac'
-check "user set is audited" grep -qE 'event=user_set .*user="bob@example.com".*reason="?method=totp"?' "$T/ctl-stderr.log"
+check "user set is audited" grep -qE 'event=user_set .*user="bob@example.com".*reason=method_totp ' "$T/ctl-stderr.log"
 run user set bob@example.com --otp maybe
 check "user set --otp maybe is a usage error" test "$RC" = 1
 run device rename bob@example.com box router
