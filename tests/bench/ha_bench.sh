@@ -31,6 +31,10 @@
 # a server machine like this one (NCPU cores) answers NCPU / fr_cpu
 # requests a second, one redis-server (one thread) 1 / redis_cpu; N
 # servers reach min(N x the former, the latter).
+#
+# BENCH_PERF=/tmp/perf.data records freeradius and redis-server (perf
+# record -g) during the one-server everysec phase
+# (perf report -i /tmp/perf.data --no-children --sort comm,dso).
 set -u
 . "$top_srcdir/tests/integration/lib/radius.sh"
 . "$top_srcdir/tests/integration/lib/redis.sh"
@@ -129,7 +133,17 @@ cpu_report pap "$(val "$RAD_DIR/pap1.out" sent)" "$f0" "$r0"
 redis_cli CONFIG SET appendfsync always >/dev/null
 wgotp redis-always
 redis_cli CONFIG SET appendfsync everysec >/dev/null
+perf_pid=
+if [ -n "${BENCH_PERF:-}" ]; then
+	perf record ${BENCH_PERF_ARGS:--g} -o "$BENCH_PERF" -p "$RAD_SERVER_PID,$REDIS_PID" >/dev/null 2>&1 &
+	perf_pid=$!
+	sleep 0.5
+fi
 wgotp redis-everysec
+if [ -n "$perf_pid" ]; then
+	kill -INT "$perf_pid"
+	wait "$perf_pid"
+fi
 load $((RAD_PORT + 3)) "$RAD_DIR/pap-long.tsv" pap2 | tee "$RAD_DIR/pap2.out"
 
 # Two servers, everysec, one radload each on half the users, at once.
