@@ -29,7 +29,7 @@
 #include "file.h"
 #include "secret.h"
 
-#define DIR_FILE_MAX (16 * 1024 * 1024)	/* users.json larger than this is refused */
+#define DIR_FILE_MAX (64 * 1024 * 1024)	/* users.json larger than this is refused (100,000 users: 23 MB) */
 #define USER_NAME_MAX 256			/* bytes of the display name */
 #define LOCAL_PART_MAX 64
 #define DOMAIN_LABEL_MAX 63

@@ -30,7 +30,7 @@
 #include "secret.h"
 
 #define IX_MAGIC "WGOTPIX1"
-#define IX_FILE_MAX (16 * 1024 * 1024)	/* as users.json (DIR_FILE_MAX) */
+#define IX_FILE_MAX (64 * 1024 * 1024)	/* as users.json (DIR_FILE_MAX) */
 
 struct ix_head {
 	char magic[8];
@@ -513,8 +513,10 @@ int wgotp_dirindex_load(const char *path, struct wgotp_directory **out, struct w
 	struct wgotp_directory *d;
 
 	*out = NULL;
-	if (ix_open(path, &x) < 0)
+	if (ix_open(path, &x) < 0 || x->n == 0) {	/* no users: nothing to gain */
+		wgotp_dirindex_free(x);
 		return wgotp_dir_load(path, out, err);
+	}
 	d = wgotp_dir_new();
 	if (!d) {
 		wgotp_dirindex_free(x);
@@ -691,4 +693,284 @@ void wgotp_dirindex_free(struct wgotp_dirindex *x)
 	pthread_mutex_destroy(&x->lock);
 	free(x->path);
 	free(x);
+}
+
+/* ---- adding a user without rewriting through a full parse ---- */
+
+/* The member text ("email": {...}) of u, as wgotp_dir_save writes it: a
+ * one-user directory saved beside path and read back (so it follows
+ * whatever wgotp_dir_save writes for a user). */
+static int member_text(const char *path, struct wgotp_user *u, char **out, size_t *out_len,
+		       struct wgotp_error *err)
+{
+	struct wgotp_directory one = { .users = u, .n_users = 1 };
+	struct span *s = NULL;
+	char *tmp = NULL, *tip = NULL, *buf = NULL;
+	size_t len = 0, n = 0;
+	int fd, ret;
+
+	*out = NULL;
+	if (asprintf(&tmp, "%s.add.XXXXXX", path) < 0) {
+		tmp = NULL;
+		ret = wgotp_error_set(err, ENOMEM, "%s: out of memory", path);
+		goto cleanup;
+	}
+	fd = mkstemp(tmp);	/* a name of our own, replaced by the save */
+	if (fd < 0) {
+		ret = wgotp_error_set(err, errno, "%s: %s", tmp, strerror(errno));
+		free(tmp);
+		tmp = NULL;
+		goto cleanup;
+	}
+	close(fd);
+	tip = ix_path(tmp);
+	ret = tip ? wgotp_dir_save(&one, tmp, err) : wgotp_error_set(err, ENOMEM, "out of memory");
+	ret = ret ?: wgotp_file_read(tmp, IX_FILE_MAX, &buf, &len, err);
+	if (ret)
+		goto cleanup;
+	ret = scan(buf, len, &s, &n);
+	if (ret < 0 || n != 1) {
+		ret = wgotp_error_set(err, EINVAL, "%s: cannot read back the new user", tmp);
+		goto cleanup;
+	}
+	*out_len = s[0].obj + s[0].obj_len - (s[0].key - 1);
+	*out = malloc(*out_len + 1);
+	if (!*out) {
+		ret = wgotp_error_set(err, ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	memcpy(*out, buf + s[0].key - 1, *out_len);
+	(*out)[*out_len] = '\0';
+	ret = 0;
+cleanup:
+	if (tmp)
+		unlink(tmp);
+	if (tip)
+		unlink(tip);
+	if (buf)
+		wgotp_freezero(buf, len + 1);
+	free(s);
+	free(tmp);
+	free(tip);
+	return ret;
+}
+
+/* len bytes of in at off to out's position: in the kernel where it can,
+ * else through buf (the whole file, read once). */
+static int copy_range(int in, off_t off, int out, size_t len, char **buf, size_t size)
+{
+	while (len) {
+		loff_t o = off;
+		ssize_t n = copy_file_range(in, &o, out, NULL, len, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += n;
+		len -= (size_t)n;
+	}
+	if (!len)
+		return 0;
+	if (!*buf) {
+		*buf = malloc(size + 1);
+		if (!*buf)
+			return -ENOMEM;
+		if (pread_all(in, *buf, size, 0) < 0)
+			return -EIO;
+	}
+	return write_all(out, *buf + off, len);
+}
+
+int wgotp_dirindex_commit_add(const struct wgotp_directory *dir, const char *path,
+			      struct wgotp_error *err)
+{
+	struct wgotp_dirindex *x = dir ? dir->index : NULL;
+	struct ix_head h;
+	struct ix_ent e;
+	struct stat st, st2;
+	char *old = NULL, *member = NULL, *tmp = NULL, *ip = NULL, *dname = NULL, *slash, *tip = NULL;
+	char *ibuf = NULL, *kp;
+	struct ix_ent *ents;
+	size_t mlen = 0, end = 0, klen, pos, off, olen, ibuf_len;
+	bool renamed = false;
+	int fd = -1, ifd = -1, dfd = -1, ret;
+
+	if (!x || dir->n_users != 1)
+		return wgotp_error_set(err, EINVAL, "%s: not one user added through the index", path);
+	if (!same_file(x) || x->n == 0)
+		return wgotp_error_set(err, ESTALE, "%s: changed since it was read", path);
+	ret = member_text(path, &dir->users[0], &member, &mlen, err);
+	if (ret)
+		goto cleanup;
+	/* The new member goes after the last one in the file. */
+	for (size_t i = 0; i < x->n; i++)
+		if (x->ents[i].obj_off + x->ents[i].obj_len > end)
+			end = (size_t)(x->ents[i].obj_off + x->ents[i].obj_len);
+	olen = (size_t)x->id.size;
+	if (end > olen || olen + 2 + mlen > IX_FILE_MAX) {
+		ret = wgotp_error_set(err, EFBIG, "%s: would grow past %d bytes", path, IX_FILE_MAX);
+		goto cleanup;
+	}
+
+	/* users.json, atomically, as wgotp_dir_save does it */
+	dname = strdup(path);
+	ip = ix_path(path);
+	if (!dname || !ip || asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0) {
+		tmp = NULL;
+		ret = wgotp_error_set(err, ENOMEM, "%s: out of memory", path);
+		goto cleanup;
+	}
+	slash = strrchr(dname, '/');
+	if (!slash)
+		strcpy(dname, ".");
+	else if (slash == dname)
+		dname[1] = '\0';
+	else
+		*slash = '\0';
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		ret = wgotp_error_set(err, errno, "%s: cannot create a temporary file: %s", path,
+				      strerror(errno));
+		free(tmp);
+		tmp = NULL;
+		goto cleanup;
+	}
+	if (fstat(x->fd, &st) < 0 || fchmod(fd, 0640) < 0 ||
+	    ((st.st_uid != geteuid() || st.st_gid != getegid()) && fchown(fd, st.st_uid, st.st_gid) < 0)) {
+		ret = wgotp_error_set(err, errno, "%s: mode, owner and group: %s", tmp, strerror(errno));
+		goto cleanup;
+	}
+	ret = copy_range(x->fd, 0, fd, end, &old, olen);
+	ret = ret ?: write_all(fd, ",\n", 2);
+	ret = ret ?: write_all(fd, member, mlen);
+	ret = ret ?: copy_range(x->fd, (off_t)end, fd, olen - end, &old, olen);
+	if (!ret && !same_file(x))
+		ret = -ESTALE;	/* changed while being copied */
+	if (!ret && fsync(fd) < 0)
+		ret = -errno;
+	if (ret) {
+		ret = wgotp_error_set(err, -ret, "%s: write: %s", tmp, strerror(-ret));
+		goto cleanup;
+	}
+	if (fstat(fd, &st) < 0 || close(fd) < 0) {
+		fd = -1;
+		ret = wgotp_error_set(err, errno, "%s: %s", tmp, strerror(errno));
+		goto cleanup;
+	}
+	fd = -1;
+	unlink(ip);	/* the old index goes first: it never describes the new file */
+	if (rename(tmp, path) < 0) {
+		ret = wgotp_error_set(err, errno, "%s: rename: %s", path, strerror(errno));
+		goto cleanup;
+	}
+	renamed = true;
+	dfd = open(dname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd) < 0) {
+		ret = wgotp_error_set(err, errno, "%s: fsync of the directory: %s", dname, strerror(errno));
+		goto cleanup;
+	}
+	ret = 0;
+
+	/* The index: the old entries (their offsets unchanged: the new
+	 * member is after all of them) and the new one in its place. A
+	 * failure here only costs the readers a full parse. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 || fstat(fd, &st2) < 0 || st2.st_ino != st.st_ino || st2.st_dev != st.st_dev)
+		goto cleanup;
+	klen = strlen(dir->users[0].email);
+	pos = 0;
+	while (pos < x->n) {	/* the first entry after the new key */
+		const struct ix_ent *o = &x->ents[pos];
+		size_t n = klen < o->key_len ? klen : (size_t)o->key_len;
+		int c = memcmp(x->keys + o->key_off, dir->users[0].email, n);
+
+		if (c > 0 || (c == 0 && o->key_len > klen))
+			break;
+		pos++;
+	}
+	if (asprintf(&tip, "%s.tmp.XXXXXX", ip) < 0) {
+		tip = NULL;
+		goto cleanup;
+	}
+	ifd = mkostemp(tip, O_CLOEXEC);
+	if (ifd < 0) {
+		free(tip);
+		tip = NULL;
+		goto cleanup;
+	}
+	memset(&h, 0, sizeof(h));
+	memcpy(h.magic, IX_MAGIC, 8);
+	h.dev = st2.st_dev;
+	h.ino = st2.st_ino;
+	h.size = (uint64_t)st2.st_size;
+	h.mtime_sec = (uint64_t)st2.st_mtim.tv_sec;
+	h.mtime_nsec = (uint64_t)st2.st_mtim.tv_nsec;
+	h.ctime_sec = (uint64_t)st2.st_ctim.tv_sec;
+	h.ctime_nsec = (uint64_t)st2.st_ctim.tv_nsec;
+	h.n = x->n + 1;
+	h.keys_len = (x->map_len - sizeof(h) - x->n * sizeof(struct ix_ent)) + klen;
+	ibuf_len = sizeof(h) + h.n * sizeof(struct ix_ent) + h.keys_len;
+	ibuf = malloc(ibuf_len);
+	if (!ibuf || fchmod(ifd, 0640) < 0 || fchown(ifd, st2.st_uid, st2.st_gid) < 0)
+		goto index_failed;
+	memcpy(ibuf, &h, sizeof(h));
+	ents = (struct ix_ent *)(ibuf + sizeof(h));
+	kp = (char *)(ents + h.n);
+	off = 0;
+	for (size_t i = 0; i <= x->n; i++) {
+		const char *k;
+
+		if (i == pos) {
+			/* the object starts at the first brace of the member
+			 * text: its key is an email, which has none */
+			size_t brace = (size_t)(strchr(member, '{') - member);
+
+			e = (struct ix_ent) { 0, klen, end + 2, end + 2 + brace, mlen - brace };
+			k = dir->users[0].email;
+		} else {
+			e = x->ents[i < pos ? i : i - 1];
+			k = x->keys + e.key_off;
+		}
+		memcpy(kp + off, k, (size_t)e.key_len);
+		e.key_off = off;
+		off += e.key_len;
+		memcpy(&ents[i], &e, sizeof(e));
+	}
+	if (write_all(ifd, ibuf, ibuf_len) < 0)
+		goto index_failed;
+	if (fsync(ifd) < 0 || close(ifd) < 0) {
+		ifd = -1;
+		goto index_failed;
+	}
+	ifd = -1;
+	if (rename(tip, ip) == 0) {
+		free(tip);
+		tip = NULL;
+	}
+	goto cleanup;
+index_failed:
+	unlink(ip);
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	if (ifd >= 0)
+		close(ifd);
+	if (dfd >= 0)
+		close(dfd);
+	if (tmp && !renamed)
+		unlink(tmp);
+	if (tip) {
+		unlink(tip);
+		free(tip);
+	}
+	if (old)
+		wgotp_freezero(old, olen + 1);
+	free(ibuf);
+	if (member)
+		wgotp_freezero(member, mlen + 1);
+	free(tmp);
+	free(ip);
+	free(dname);
+	return ret;
 }

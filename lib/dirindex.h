@@ -45,6 +45,17 @@ int wgotp_dirindex_build(const char *path, struct wgotp_error *err);
  */
 int wgotp_dirindex_load(const char *path, struct wgotp_directory **out, struct wgotp_error *err);
 
+/*
+ * wgotpctl user add on a directory loaded through its index
+ * (wgotp_dirindex_load, then wgotp_dir_user_add: its duplicate check
+ * goes through the index, and the new user is dir->users[0]): write
+ * users.json with the new member after the last one, no full parse and
+ * no rewrite of the others, and the index with it. -ESTALE (err set)
+ * when users.json changed since it was loaded.
+ */
+int wgotp_dirindex_commit_add(const struct wgotp_directory *dir, const char *path,
+			      struct wgotp_error *err);
+
 /* Hooks of lib/directory.c for a directory read through its index. */
 struct wgotp_user *wgotp_dirindex_find(struct wgotp_dirindex *idx, const char *email);
 /* Everything, parsed once on first use (a key lookup goes through every

@@ -38,6 +38,11 @@ static void rewrite_in_place(const char *path, const char *text)
 	close(fd);
 }
 
+static bool wgotpctl_count_ok(const struct wgotp_directory *l)
+{
+	return wgotp_dirindex_count(l->index) == 5;
+}
+
 int main(void)
 {
 	char *tmp = tu_tmpdir(), *path, *ipath;
@@ -172,6 +177,37 @@ int main(void)
 	ok(snap && !snap->index && snap->n_users == 4, "  parsed whole (wg-activator walks users[])");
 	wgotp_dir_cache_put(c, snap);
 	wgotp_dir_cache_free(c);
+
+	/* user add through the index: the new member appended, the index
+	 * with it, nothing else rewritten. */
+	is_int(wgotp_dirindex_load(path, &l, &err), 0, "load for an add");
+	ok(l && l->index, "  through the index");
+	is_int(wgotp_dir_user_add(l, "BOB@example.com", WGOTP_METHOD_TOTP, NULL, true, &err), -EEXIST,
+	       "  a duplicate (any case) is refused through the index");
+	is_int(wgotp_dir_user_add(l, "Gina@Example.com", WGOTP_METHOD_TOTP, "Gina", true, &err), 0, "  add gina");
+	is_int(wgotp_dirindex_commit_add(l, path, &err), 0, "  commit: %s", err.msg);
+	wgotp_dir_free(l);
+	l = NULL;
+	is_int(wgotp_dir_load(path, &f, &err), 0, "the file parses whole: %s", err.msg);
+	ok(f && f->n_users == 5 && wgotp_dir_find(f, "gina@example.com") && wgotp_dir_find(f, "dave@example.com") &&
+	   wgotp_dir_find(f, "alice@example.com")->n_devices == 1, "  five users, gina among them, alice intact");
+	u = wgotp_dir_find(f, "gina@example.com");
+	ok(u && u->method == WGOTP_METHOD_TOTP && u->name && !strcmp(u->name, "Gina") && u->enabled &&
+	   u->totp_state == WGOTP_TOTP_NONE, "  gina as wgotp_dir_user_add made her");
+	wgotp_dir_free(f);
+	f = NULL;
+	is_int(wgotp_dirindex_load(path, &l, &err), 0, "load");
+	ok(l && l->index && wgotpctl_count_ok(l), "  through the new index, five users");
+	ok(wgotp_dir_find(l, "gina@example.com") && wgotp_dir_find(l, "alice@example.com") &&
+	   wgotp_dir_find(l, "dave@example.com"), "  gina, alice and dave found through it");
+	/* users.json changed after the load: the add is refused, the file kept */
+	is_int(wgotp_dir_user_add(l, "hal@example.com", WGOTP_METHOD_EMAIL, NULL, true, &err), 0, "add hal");
+	is_int(wgotp_dir_save(d, path, &err), 0, "meanwhile, another save");
+	is_int(wgotp_dirindex_commit_add(l, path, &err), -ESTALE, "  the add is refused: %s", err.msg);
+	wgotp_dir_free(l);
+	l = NULL;
+	is_int(wgotp_dir_load(path, &f, &err), 0, "load");
+	ok(f && f->n_users == 4 && !wgotp_dir_find(f, "hal@example.com"), "  the other save's file, untouched");
 
 	wgotp_dir_free(f);
 	wgotp_dir_free(d);
