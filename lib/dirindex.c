@@ -57,6 +57,7 @@ struct wgotp_dirindex {
 	struct ix_head id;	/* its identity when opened */
 	const struct ix_ent *ents;
 	const char *keys;
+	size_t keys_len;
 	size_t n;
 	struct wgotp_directory **users;	/* per entry: the one-user directory parsed */
 	struct wgotp_directory *full;
@@ -479,6 +480,7 @@ static int ix_open(const char *path, struct wgotp_dirindex **out)
 	x->n = (size_t)h->n;
 	x->ents = (const struct ix_ent *)(x->map + sizeof(*h));
 	x->keys = (const char *)(x->ents + x->n);
+	x->keys_len = (size_t)h->keys_len;
 	x->id = *h;
 	x->users = calloc(x->n ? x->n : 1, sizeof(*x->users));
 	if (!x->users || pthread_mutex_init(&x->lock, NULL)) {
@@ -542,8 +544,8 @@ static ssize_t ix_search(const struct wgotp_dirindex *x, const char *key, size_t
 		const char *k = x->keys + x->ents[mid].key_off;
 		int c;
 
-		if (x->ents[mid].key_off + kl > x->map_len)
-			return -1;	/* damaged: bounds are checked once more below */
+		if (kl > x->keys_len || x->ents[mid].key_off > x->keys_len - kl)
+			return -1;	/* damaged */
 		c = memcmp(key, k, len < kl ? len : kl);
 		if (!c)
 			c = (len > kl) - (len < kl);
@@ -611,8 +613,9 @@ struct wgotp_user *wgotp_dirindex_find(struct wgotp_dirindex *x, const char *ema
 	if (one)
 		return one->n_users ? &one->users[0] : NULL;
 	e = &x->ents[i];
-	if (!same_file(x) || e->file_key_off > e->obj_off || e->obj_len > IX_FILE_MAX ||
-	    e->obj_off - e->file_key_off > len + 64 || e->obj_off + e->obj_len > x->id.size)
+	if (!same_file(x) || e->file_key_off > e->obj_off || e->obj_len > x->id.size ||
+	    e->obj_off > x->id.size - e->obj_len || e->obj_off - e->file_key_off > len + 64 ||
+	    e->obj_off + e->obj_len - e->file_key_off < len + 2)
 		return NULL;
 	/* { "version": 1, "users": { "<key>": <the object> } }, the member
 	 * read from users.json and its key checked against the index's */
@@ -804,9 +807,17 @@ int wgotp_dirindex_commit_add(const struct wgotp_directory *dir, const char *pat
 	if (ret)
 		goto cleanup;
 	/* The new member goes after the last one in the file. */
-	for (size_t i = 0; i < x->n; i++)
-		if (x->ents[i].obj_off + x->ents[i].obj_len > end)
-			end = (size_t)(x->ents[i].obj_off + x->ents[i].obj_len);
+	for (size_t i = 0; i < x->n; i++) {
+		const struct ix_ent *o = &x->ents[i];
+
+		if (o->obj_len > x->id.size || o->obj_off > x->id.size - o->obj_len ||
+		    o->key_len > x->keys_len || o->key_off > x->keys_len - o->key_len) {
+			ret = wgotp_error_set(err, ESTALE, "%s.idx: damaged", path);
+			goto cleanup;
+		}
+		if (o->obj_off + o->obj_len > end)
+			end = (size_t)(o->obj_off + o->obj_len);
+	}
 	olen = (size_t)x->id.size;
 	if (end > olen || olen + 2 + mlen > IX_FILE_MAX) {
 		ret = wgotp_error_set(err, EFBIG, "%s: would grow past %d bytes", path, IX_FILE_MAX);
@@ -909,7 +920,7 @@ int wgotp_dirindex_commit_add(const struct wgotp_directory *dir, const char *pat
 	h.ctime_sec = (uint64_t)st2.st_ctim.tv_sec;
 	h.ctime_nsec = (uint64_t)st2.st_ctim.tv_nsec;
 	h.n = x->n + 1;
-	h.keys_len = (x->map_len - sizeof(h) - x->n * sizeof(struct ix_ent)) + klen;
+	h.keys_len = x->keys_len + klen;
 	ibuf_len = sizeof(h) + h.n * sizeof(struct ix_ent) + h.keys_len;
 	ibuf = malloc(ibuf_len);
 	if (!ibuf || fchmod(ifd, 0640) < 0 || fchown(ifd, st2.st_uid, st2.st_gid) < 0)
