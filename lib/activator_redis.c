@@ -25,6 +25,39 @@
 
 #define STREAM_TRIM_SLACK_MS (3600 * 1000LL)	/* keep an hour more than MaxDuration */
 
+/*
+ * [Store] RedisWaitReplicas: the entry must reach that many replicas
+ * before the activation counts as queued, or a failover could lose it
+ * after the login was accepted (replication is asynchronous).
+ */
+static int wait_replicas(const struct wgotp_config *cfg, const struct wgotp_redis_target *t,
+			 redisContext *c, struct wgotp_error *err)
+{
+	char n[16], ms[16];
+	const char *argv[3] = { "WAIT", n, ms };
+	redisReply *r;
+	int ret;
+
+	if (cfg->redis_wait_replicas <= 0)
+		return 0;
+	snprintf(n, sizeof(n), "%d", cfg->redis_wait_replicas);
+	snprintf(ms, sizeof(ms), "%d", cfg->redis_timeout_ms > 1 ? cfg->redis_timeout_ms / 2 : 1);
+	r = redisCommandArgv(c, 3, argv, NULL);
+	if (r && r->type == REDIS_REPLY_INTEGER && r->integer >= cfg->redis_wait_replicas)
+		ret = 0;
+	else if (r && r->type == REDIS_REPLY_INTEGER)
+		ret = wgotp_error_set(err, EIO, "redis %s: XADD %s: %lld of RedisWaitReplicas = %d "
+				      "replicas acknowledged", t->where, cfg->activator_stream,
+				      r->integer, cfg->redis_wait_replicas);
+	else
+		ret = wgotp_error_set(err, EIO, "redis %s: WAIT: %.200s", t->where,
+				      r ? (r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply") :
+				      c->errstr);
+	if (r)
+		freeReplyObject(r);
+	return ret;
+}
+
 int wgotp_activator_xadd(const struct wgotp_config *cfg, const char *req, size_t len,
 			 struct wgotp_error *err)
 {
@@ -70,7 +103,7 @@ int wgotp_activator_xadd(const struct wgotp_config *cfg, const char *req, size_t
 		ret = wgotp_error_set(err, EIO, "redis %s: XADD %s: %.200s", t.where,
 				      cfg->activator_stream, r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
 	else
-		ret = 0;
+		ret = wait_replicas(cfg, &t, c, err);
 cleanup:
 	if (r)
 		freeReplyObject(r);

@@ -203,6 +203,7 @@ static const struct key keys[] = {
 	{ "Store", "RedisConnectTimeout", T_MS, F(redis_connect_timeout_ms), 1, 60000, "1000", NULL },
 	{ "Store", "RedisSentinels", T_STR, F(redis_sentinels), 0, 0, "", NULL },
 	{ "Store", "RedisMasterName", T_STR, F(redis_master), 0, 0, "mymaster", NULL },
+	{ "Store", "RedisWaitReplicas", T_INT, F(redis_wait_replicas), 0, 16, "0", NULL },
 
 	{ "TOTP", "Digits", T_INT, F(totp_digits), 6, 8, "6", NULL },
 	{ "TOTP", "Period", T_INT, F(totp_period), 10, 300, "30", NULL },

@@ -93,6 +93,7 @@ struct wgotp_config {
 	int redis_connect_timeout_ms;	/* RedisConnectTimeout (ms) */
 	char *redis_sentinels;		/* RedisSentinels = host:port, host:port */
 	char *redis_master;		/* RedisMasterName (with Sentinels) */
+	int redis_wait_replicas;	/* RedisWaitReplicas: WAIT after a TOTP step */
 
 	/* [TOTP] */
 	int totp_digits;		/* Digits = 6 (6..8) */

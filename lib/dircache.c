@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "directory.h"
+#include "dirindex.h"
 #include "log.h"
 
 #define DEFAULT_INTERVAL_MS 1000
@@ -44,6 +45,7 @@ struct wgotp_dir_cache {
 	int64_t last_check_ms;
 	int interval_ms;
 	bool reloading;
+	bool indexed;			/* through users.json.idx when it matches */
 	int stat_errno;			/* last stat() failure reported, or 0 */
 };
 
@@ -97,7 +99,14 @@ static int install(struct wgotp_dir_cache *c, struct wgotp_directory *dir)
 	return 0;
 }
 
-int wgotp_dir_cache_new(const char *path, struct wgotp_dir_cache **out, struct wgotp_error *err)
+/* The directory at c->path: whole, or through its index. */
+static int load(const struct wgotp_dir_cache *c, struct wgotp_directory **dir, struct wgotp_error *err)
+{
+	return c->indexed ? wgotp_dirindex_load(c->path, dir, err) : wgotp_dir_load(c->path, dir, err);
+}
+
+static int cache_new(const char *path, bool indexed, struct wgotp_dir_cache **out,
+		     struct wgotp_error *err)
 {
 	struct wgotp_dir_cache *c = NULL;
 	struct wgotp_directory *dir = NULL;
@@ -117,6 +126,7 @@ int wgotp_dir_cache_new(const char *path, struct wgotp_dir_cache **out, struct w
 	}
 	locked = true;
 	c->interval_ms = DEFAULT_INTERVAL_MS;
+	c->indexed = indexed;
 	if (stat(path, &st) < 0) {
 		int e = errno;
 
@@ -128,7 +138,7 @@ int wgotp_dir_cache_new(const char *path, struct wgotp_dir_cache **out, struct w
 		goto cleanup;
 	}
 	file_id_of(&st, &c->id);
-	ret = wgotp_dir_load(path, &dir, err);
+	ret = load(c, &dir, err);
 	if (ret)
 		goto cleanup;
 	ret = install(c, dir);
@@ -150,6 +160,16 @@ cleanup:
 		free(c);
 	}
 	return ret;
+}
+
+int wgotp_dir_cache_new(const char *path, struct wgotp_dir_cache **out, struct wgotp_error *err)
+{
+	return cache_new(path, false, out, err);
+}
+
+int wgotp_dir_cache_new_indexed(const char *path, struct wgotp_dir_cache **out, struct wgotp_error *err)
+{
+	return cache_new(path, true, out, err);
 }
 
 void wgotp_dir_cache_free(struct wgotp_dir_cache *c)
@@ -218,7 +238,7 @@ static void maybe_reload(struct wgotp_dir_cache *c)
 	c->id = id;
 	c->reloading = true;
 	pthread_mutex_unlock(&c->lock);
-	ret = wgotp_dir_load(c->path, &dir, &err);
+	ret = load(c, &dir, &err);
 	pthread_mutex_lock(&c->lock);
 	c->reloading = false;
 	if (!ret) {
@@ -231,7 +251,9 @@ static void maybe_reload(struct wgotp_dir_cache *c)
 	if (ret)
 		log_err("%s; keeping the previous directory", err.msg);
 	else
-		log_info("%s: reloaded, %zu users", c->path, c->current->dir->n_users);
+		log_info("%s: reloaded, %zu users%s", c->path,
+			 c->current->dir->index ? wgotp_dirindex_count(c->current->dir->index) :
+			 c->current->dir->n_users, c->current->dir->index ? " (indexed)" : "");
 	wgotp_dir_free(dir);
 }
 

@@ -25,10 +25,11 @@
 #include <json-c/json.h>
 
 #include "directory.h"
+#include "dirindex.h"
 #include "file.h"
 #include "secret.h"
 
-#define DIR_FILE_MAX (16 * 1024 * 1024)	/* users.json larger than this is refused */
+#define DIR_FILE_MAX (64 * 1024 * 1024)	/* users.json larger than this is refused (100,000 users: 23 MB) */
 #define USER_NAME_MAX 256			/* bytes of the display name */
 #define LOCAL_PART_MAX 64
 #define DOMAIN_LABEL_MAX 63
@@ -256,6 +257,7 @@ void wgotp_dir_free(struct wgotp_directory *dir)
 
 	if (!dir)
 		return;
+	wgotp_dirindex_free(dir->index);
 	for (i = 0; i < dir->n_users; i++)
 		user_clear(&dir->users[i]);
 	free(dir->users);
@@ -1087,6 +1089,7 @@ int wgotp_dir_save(const struct wgotp_directory *dir, const char *path, struct w
 		goto cleanup;
 	}
 	renamed = true;
+	(void)wgotp_dirindex_write(path, text, len);	/* an index beside it (dirindex.h) */
 	dfd = open(dirname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || fsync(dfd) < 0) {
 		ret = wgotp_error_set(err, errno, "%s: fsync of the directory: %s", dirname, strerror(errno));
@@ -1121,6 +1124,8 @@ struct wgotp_user *wgotp_dir_find(const struct wgotp_directory *dir, const char 
 	char key[WGOTP_EMAIL_MAX + 1];
 	size_t len;
 
+	if (dir && dir->index)
+		return wgotp_dirindex_find(dir->index, email);
 	if (!dir || !email || !dir->n_users)
 		return NULL;
 	len = strnlen(email, sizeof(key));
@@ -1138,6 +1143,8 @@ struct wgotp_device *wgotp_dir_find_key(const struct wgotp_directory *dir, const
 
 	if (owner)
 		*owner = NULL;
+	if (dir && dir->index && !(dir = wgotp_dirindex_full(dir->index)))
+		return NULL;
 	if (!dir || !public_key)
 		return NULL;
 	/* The stored text is canonical (see wgotp_key_from_base64), so equal

@@ -98,6 +98,7 @@ static inline bool wgotp_device_needs_otp(const struct wgotp_user *u, const stru
 struct wgotp_directory {
 	struct wgotp_user *users;	/* sorted by email */
 	size_t n_users;
+	struct wgotp_dirindex *index;	/* read through users.json.idx (dirindex.h), users on demand */
 };
 
 /* Load and validate. A missing file is -ENOENT. */
@@ -149,6 +150,11 @@ void wgotp_email_mask(const char *email, char *out, size_t outlen);
  */
 struct wgotp_dir_cache;
 int wgotp_dir_cache_new(const char *path, struct wgotp_dir_cache **out, struct wgotp_error *err);
+/* The same, whose snapshots read users through users.json.idx when it
+ * matches the file (dirindex.h): wgotp_dir_find and wgotp_dir_find_key
+ * only, no walking of users[] (n_users is 0). For the login flow. */
+int wgotp_dir_cache_new_indexed(const char *path, struct wgotp_dir_cache **out,
+				struct wgotp_error *err);
 void wgotp_dir_cache_free(struct wgotp_dir_cache *c);
 const struct wgotp_directory *wgotp_dir_cache_get(struct wgotp_dir_cache *c);
 void wgotp_dir_cache_put(struct wgotp_dir_cache *c, const struct wgotp_directory *d);

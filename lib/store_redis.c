@@ -265,6 +265,9 @@ struct rd_store {
 	int down;		/* atomic: the last attempt failed */
 	int64_t retry_at;	/* atomic: monotonic ms before which no connect is tried */
 	int policy_warned;	/* atomic: "could not check maxmemory-policy" was logged */
+	int wait_replicas;	/* RedisWaitReplicas */
+	int wait_ms;		/* WAIT's timeout: half of RedisTimeout */
+	int lagging;		/* atomic: the last WAIT fell short */
 };
 
 static int64_t mono_ms(void)
@@ -848,6 +851,8 @@ static int rd_open(const struct wgotp_config *cfg, void **state, struct wgotp_er
 	ret = wgotp_redis_target_init(&s->t, cfg, err);
 	if (ret < 0)
 		goto cleanup;
+	s->wait_replicas = cfg->redis_wait_replicas;
+	s->wait_ms = cfg->redis_timeout_ms > 1 ? cfg->redis_timeout_ms / 2 : 1;
 	s->prefix = strdup(cfg->redis_prefix ? cfg->redis_prefix : "");
 	if (!s->prefix) {
 		ret = wgotp_error_set(err, ENOMEM, "store: out of memory");
@@ -1144,6 +1149,56 @@ cleanup:
 
 /* ---- TOTP replay ------------------------------------------------------- */
 
+/*
+ * RedisWaitReplicas: the replay step just written must have reached that
+ * many replicas before its code is accepted. Replication is asynchronous:
+ * a step that only the primary had is gone once Sentinel promotes a
+ * replica, and the code works a second time. So WAIT, on the connection
+ * that wrote (WAIT waits for this client's last write: a new connection's
+ * would wait for nothing); fewer replicas within half of RedisTimeout is
+ * -EIO and the login fails closed (the step stays written on the primary).
+ */
+static int rd_wait_replicas(struct rd_store *s, const char *func)
+{
+	struct rd_conn *k = pthread_getspecific(s->key);
+	char n[16], ms[16], why[320];
+	const char *argv[3] = { "WAIT", n, ms };
+	redisReply *r;
+	long long got = -1;
+
+	if (s->wait_replicas <= 0)
+		return 0;
+	if (!k || !k->c)
+		return -EIO;
+	snprintf(n, sizeof(n), "%d", s->wait_replicas);
+	snprintf(ms, sizeof(ms), "%d", s->wait_ms);
+	r = redisCommandArgv(k->c, 3, argv, NULL);
+	if (r && r->type == REDIS_REPLY_INTEGER) {
+		got = r->integer;
+		freeReplyObject(r);
+		if (got >= s->wait_replicas) {
+			if (__atomic_exchange_n(&s->lagging, 0, __ATOMIC_RELAXED))
+				wgotp_log(WGOTP_LOG_INFO, "store: redis %s: replicas acknowledge again",
+					  s->t.where);
+			return 0;
+		}
+		if (!__atomic_exchange_n(&s->lagging, 1, __ATOMIC_RELAXED))
+			wgotp_log(WGOTP_LOG_ERR, "%s: redis %s: %lld of RedisWaitReplicas = %d replicas "
+				  "acknowledged a TOTP step within %d ms; TOTP logins fail closed until "
+				  "they do", func, s->t.where, got, s->wait_replicas, s->wait_ms);
+		return -EIO;
+	}
+	snprintf(why, sizeof(why), "redis %s: WAIT: %.120s", s->t.where,
+		 r ? (r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply") :
+		 k->c->errstr[0] ? k->c->errstr : "connection lost");
+	if (r)
+		freeReplyObject(r);
+	redisFree(k->c);
+	k->c = NULL;
+	rd_down(s, func, why);
+	return -EIO;
+}
+
 static int rd_totp_use_step(void *st_, const char *user, uint64_t step)
 {
 	struct rd_store *s = st_;
@@ -1168,7 +1223,7 @@ static int rd_totp_use_step(void *st_, const char *user, uint64_t step)
 	if (r->type != REDIS_REPLY_INTEGER)
 		ret = rd_bad_reply(s, r, __func__);
 	else
-		ret = r->integer == 1 ? 0 : -EALREADY;
+		ret = r->integer == 1 ? rd_wait_replicas(s, __func__) : -EALREADY;
 cleanup:
 	if (r)
 		freeReplyObject(r);
@@ -1233,7 +1288,7 @@ static int rd_totp_attempt(void *st_, const struct wgotp_totp_attempt *a, uint64
 			break;
 		}
 		*used = (uint64_t)v;
-		ret = 0;
+		ret = rd_wait_replicas(s, __func__);
 		break;
 	case 1: ret = -EDQUOT; break;
 	case 2: ret = -EALREADY; break;

@@ -47,7 +47,7 @@ static int user_add(struct ctl *ctl, int argc, char **argv)
 	else if (method && strcmp(method, "email"))
 		return ctl_usage("--method: \"%s\" is neither totp nor email", method);
 
-	status = ctl_dir_open(ctl, true, &d);
+	status = ctl_dir_open_for_add(ctl, &d);
 	if (status != CTL_OK)
 		return status;
 	if (wgotp_dir_user_add(d.dir, argv[optind], m, name, !no_otp, &err) < 0) {
@@ -55,8 +55,9 @@ static int user_add(struct ctl *ctl, int argc, char **argv)
 		goto cleanup;
 	}
 	status = ctl_dir_commit(ctl, &d);
-	if (status == CTL_OK)
-		printf("added %s (%s%s)\n", wgotp_dir_find(d.dir, argv[optind])->email,
+	if (status == CTL_OK)	/* through the index, the new user is not in it yet */
+		printf("added %s (%s%s)\n", (d.dir->index ? &d.dir->users[0] :
+		       wgotp_dir_find(d.dir, argv[optind]))->email,
 		       ctl_method_str(m), no_otp ? ", no OTP needed" : "");
 cleanup:
 	ctl_dir_close(&d);

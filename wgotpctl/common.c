@@ -18,6 +18,7 @@
 
 #include "activator_client.h"
 #include "ctl.h"
+#include "dirindex.h"
 
 static char cur_name[64] = "";		/* "user add" */
 static const char *cur_usage = "";
@@ -122,7 +123,7 @@ int ctl_config(struct ctl *ctl)
 	return CTL_OK;
 }
 
-int ctl_dir_open(struct ctl *ctl, bool for_write, struct ctl_dir *d)
+static int dir_open(struct ctl *ctl, bool for_write, bool for_add, struct ctl_dir *d)
 {
 	struct wgotp_error err = { "" };
 	char *parent = NULL, *slash;
@@ -155,7 +156,8 @@ int ctl_dir_open(struct ctl *ctl, bool for_write, struct ctl_dir *d)
 			goto cleanup;
 		}
 	}
-	ret = wgotp_dir_load(ctl->cfg->directory, &d->dir, &err);
+	ret = for_add ? wgotp_dirindex_load(ctl->cfg->directory, &d->dir, &err) :
+			wgotp_dir_load(ctl->cfg->directory, &d->dir, &err);
 	if (ret == -ENOENT) {
 		ctl_fail(CTL_FAIL, "%s: no such file (wgotpctl init writes one)", ctl->cfg->directory);
 		goto cleanup;
@@ -172,12 +174,25 @@ cleanup:
 	return status;
 }
 
+int ctl_dir_open(struct ctl *ctl, bool for_write, struct ctl_dir *d)
+{
+	return dir_open(ctl, for_write, false, d);
+}
+
+int ctl_dir_open_for_add(struct ctl *ctl, struct ctl_dir *d)
+{
+	return dir_open(ctl, true, true, d);
+}
+
 int ctl_dir_commit(struct ctl *ctl, struct ctl_dir *d)
 {
 	struct wgotp_error err = { "" };
 	int ret;
 
-	ret = wgotp_dir_save(d->dir, ctl->cfg->directory, &err);
+	if (d->dir && d->dir->index)	/* one user added (ctl_dir_open_for_add) */
+		ret = wgotp_dirindex_commit_add(d->dir, ctl->cfg->directory, &err);
+	else
+		ret = wgotp_dir_save(d->dir, ctl->cfg->directory, &err);
 	if (ret < 0)
 		return ctl_fail(CTL_FAIL, "%s", err.msg[0] ? err.msg : strerror(-ret));
 	return CTL_OK;

@@ -62,6 +62,10 @@ struct ctl_dir {
 	int lock_fd;
 };
 int ctl_dir_open(struct ctl *ctl, bool for_write, struct ctl_dir *d);
+/* For user add: locked, and loaded through users.json.idx when it matches
+ * (one user is read, and ctl_dir_commit appends the one user added with
+ * wgotp_dir_user_add); else as ctl_dir_open. */
+int ctl_dir_open_for_add(struct ctl *ctl, struct ctl_dir *d);
 int ctl_dir_commit(struct ctl *ctl, struct ctl_dir *d);
 void ctl_dir_close(struct ctl_dir *d);
 

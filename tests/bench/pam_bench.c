@@ -7,13 +7,14 @@
  * the prompt answered, the code checked, the step and counters written,
  * everything closed), pam_end (the module unloaded).
  *
- *   top_builddir=BUILD BUILD/tests/bench/pam_bench [-n N] [-u USERS]
+ *   top_builddir=BUILD BUILD/tests/bench/pam_bench [-n N] [-u USERS] [-I]
  *
  * N logins (default 2000) of one user, each at the next 30 s step (the
  * test build of the module reads its clock from WGOTP_PAM_TEST_NOW, so
  * every login is a fresh, valid code and the replay check writes the
  * store each time), with a users.json of USERS users (default 1). The
- * store is an SQLite file in $TMPDIR (WAL). Runs under pam_wrapper: no
+ * store is an SQLite file in $TMPDIR (WAL). users.json gets its index
+ * (users.json.idx, as wgotpctl writes it: lib/dirindex.h) unless -I. Runs under pam_wrapper: no
  * /etc/pam.d file is written. Prints figures; exits 1 if a login failed.
  */
 #include "config.h"
@@ -29,6 +30,7 @@
 
 #include <security/pam_appl.h>
 
+#include "dirindex.h"
 #include "encoding.h"
 #include "otp.h"
 #include "testutil.h"
@@ -71,8 +73,9 @@ static int cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static void write_fixture(const char *dir, int users, const char *module)
+static void write_fixture(const char *dir, int users, const char *module, bool index)
 {
+	struct wgotp_error err;
 	FILE *f;
 	char *p, *text;
 	int i;
@@ -86,6 +89,10 @@ static void write_fixture(const char *dir, int users, const char *module)
 	fprintf(f, "} }\n");
 	fchmod(fileno(f), 0640);	/* the modules refuse a world-readable users.json */
 	fclose(f);
+	if (index && wgotp_dirindex_build(p, &err) < 0) {
+		fprintf(stderr, "%s\n", err.msg);
+		abort();
+	}
 	free(p);
 	free(tu_write(dir, "server.key",
 		      "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n", 0600));
@@ -148,10 +155,13 @@ int main(int argc, char **argv)
 	static const char wrapper[] = "/usr/lib/x86_64-linux-gnu/libpam_wrapper.so";
 	char module[4096], *dir;
 	int n = 2000, users = 1, opt, status = 0;
+	bool index = true;
 	pid_t pid;
 
-	while ((opt = getopt(argc, argv, "n:u:")) != -1) {
-		if (opt == 'n')
+	while ((opt = getopt(argc, argv, "n:u:I")) != -1) {
+		if (opt == 'I')
+			index = false;
+		else if (opt == 'n')
 			n = atoi(optarg);
 		else if (opt == 'u')
 			users = atoi(optarg);
@@ -159,7 +169,7 @@ int main(int argc, char **argv)
 			return 2;
 	}
 	if (n < 1 || users < 1) {
-		fprintf(stderr, "usage: pam_bench [-n LOGINS] [-u USERS]\n");
+		fprintf(stderr, "usage: pam_bench [-n LOGINS] [-u USERS] [-I: no users.json.idx]\n");
 		return 2;
 	}
 	if (getenv("PAM_WRAPPER")) {
@@ -187,7 +197,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	dir = tu_tmpdir();
-	write_fixture(dir, users, module);
+	write_fixture(dir, users, module, index);
 	fflush(stdout);
 	pid = fork();
 	if (pid == 0) {

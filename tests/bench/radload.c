@@ -6,11 +6,14 @@
  * User-Password hiding, checks every Response Authenticator, and reports
  * requests per second and latency percentiles.
  *
- *   radload -s 127.0.0.1:1812 -S secret -f requests.tsv [-c 64] [-t 3000]
+ *   radload -s 127.0.0.1:1812 -S secret -f requests.tsv [-c 64] [-t 3000] [-o out.tsv]
  *
  * requests.tsv: one request a line, "user<TAB>password"; each line is
  * sent once. Prints a human summary and one machine-readable line:
  *   radload: sent=N accept=N reject=N challenge=N lost=N bad=N secs=F rps=F p50_ms=F p99_ms=F
+ * -o: every request's outcome, "user<TAB>password<TAB>code" in the order
+ * of requests.tsv (code 2 Accept, 3 Reject, 11 Challenge, 0 no valid
+ * answer), for tests that replay what was accepted.
  * Exit status 0 when every request got a valid answer.
  */
 #define _GNU_SOURCE
@@ -197,13 +200,13 @@ static int cmp_double(const void *a, const void *b)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: radload -s HOST:PORT -S SECRET -f FILE [-c INFLIGHT] [-t TIMEOUT_MS] [-l LABEL]\n");
+	fprintf(stderr, "usage: radload -s HOST:PORT -S SECRET -f FILE [-c INFLIGHT] [-t TIMEOUT_MS] [-l LABEL] [-o OUT]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
-	const char *server = NULL, *file = NULL, *label = "radload";
+	const char *server = NULL, *file = NULL, *label = "radload", *out = NULL;
 	int inflight = 64, timeout_ms = 3000, opt, socks[MAX_SOCKS], n_socks, i;
 	struct slot (*slots)[256] = NULL;
 	struct pollfd pfd[MAX_SOCKS];
@@ -214,7 +217,7 @@ int main(int argc, char **argv)
 	double t0, t1, *lat;
 	size_t n_lat = 0;
 
-	while ((opt = getopt(argc, argv, "s:S:f:c:t:l:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:S:f:c:t:l:o:")) != -1) {
 		switch (opt) {
 		case 's': server = optarg; break;
 		case 'S': secret = optarg; break;
@@ -222,6 +225,7 @@ int main(int argc, char **argv)
 		case 'c': inflight = atoi(optarg); break;
 		case 't': timeout_ms = atoi(optarg); break;
 		case 'l': label = optarg; break;
+		case 'o': out = optarg; break;
 		default: usage();
 		}
 	}
@@ -353,6 +357,21 @@ int main(int argc, char **argv)
 		       "secs=%.3f rps=%.1f p50_ms=%.3f p99_ms=%.3f\n",
 		       label, n_reqs, accept, reject, challenge, lost, bad, secs,
 		       (accept + reject + challenge) / secs, p50, p99);
+	}
+	if (out) {
+		FILE *o = fopen(out, "w");
+
+		if (!o) {
+			perror("radload: -o");
+			return 2;
+		}
+		for (k = 0; k < n_reqs; k++)
+			fprintf(o, "%s\t%s\t%d\n", reqs[k].user, reqs[k].password,
+				reqs[k].latency >= 0 ? reqs[k].code : 0);
+		if (fclose(o) != 0) {
+			perror("radload: -o");
+			return 2;
+		}
 	}
 	freeaddrinfo(ai);
 	return lost || bad ? 1 : 0;

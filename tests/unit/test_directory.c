@@ -378,7 +378,8 @@ static int count_entries(const char *dir)
 	if (!d)
 		return -1;
 	while ((e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+		    !strstr(e->d_name, ".idx"))	/* users.json's index is no temporary */
 			n++;
 	closedir(d);
 	return n;
