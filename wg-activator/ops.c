@@ -56,9 +56,9 @@ static void arm_expiry(struct activator *a)
 		oom();
 }
 
-static void audit(const char *event, const char *origin, const struct wgotp_session *s,
-		  const char *user, const char *result, const char *reason, const char *client,
-		  int64_t duration)
+static void audit_dl(const char *event, const char *origin, const struct wgotp_session *s,
+		     const char *user, const char *result, const char *reason, const char *client,
+		     int64_t duration, int64_t old_expires)
 {
 	struct wgotp_audit au = {
 		.event = event,
@@ -69,9 +69,18 @@ static void audit(const char *event, const char *origin, const struct wgotp_sess
 		.result = result,
 		.reason = reason,
 		.duration = duration,
+		.old_expires = old_expires,
+		.expires = s && old_expires ? s->expires : 0,
 	};
 
 	wgotp_audit(&au);
+}
+
+static void audit(const char *event, const char *origin, const struct wgotp_session *s,
+		  const char *user, const char *result, const char *reason, const char *client,
+		  int64_t duration)
+{
+	audit_dl(event, origin, s, user, result, reason, client, duration, 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -346,11 +355,16 @@ static json_object *op_activate(struct ctx *c)
 	struct wgotp_error err = { "" };
 	size_t n = 0, n_ch = 0, n_stored = 0;
 	int64_t now = act_now(), duration, expires;
+	const char *origin = req->origin[0] ? req->origin : "admin";
 	json_object *r, *arr;
 	int ret;
 
 	if (!u || !u->enabled)
 		return fail(c, PROTO_E_USER, "unknown or disabled user %s", c->user);
+	/* Only an explicit choice made by an admin (wgotpctl) or by the user
+	 * on the portal may set an earlier deadline; a login never does. */
+	if (req->shorten && strcmp(origin, "admin") != 0 && strcmp(origin, "portal") != 0)
+		return fail(c, PROTO_E_FORBIDDEN, "\"shorten\" is for origins admin and portal only");
 	r = pick_devices(c, u, devs, &n);
 	if (r)
 		return r;
@@ -375,14 +389,21 @@ static json_object *op_activate(struct ctx *c)
 			return r;
 		s->created = now;
 		s->expires = expires;
-		snprintf(s->origin, sizeof(s->origin), "%s", req->origin[0] ? req->origin : "admin");
+		snprintf(s->origin, sizeof(s->origin), "%s", origin);
 		if (old) {
 			had[i] = true;
 			olds[i] = old->s;
 			s->created = old->s.created;
-			/* a new login extends; it never shortens */
-			if (old->s.expires > s->expires)
+			/* a new login extends; it never shortens (but see shorten) */
+			if (old->s.expires > s->expires && !req->shorten)
 				s->expires = old->s.expires;
+			/* Extend in place: the same key with the same prefixes
+			 * leaves the peer alone (no replace_allowed_ips, whose
+			 * remove-then-insert could drop a packet in between; no
+			 * handshake is touched either way). */
+			if (strcmp(old->s.public_key, s->public_key) == 0 &&
+			    strcmp(old->s.allowed_ips, s->allowed_ips) == 0)
+				continue;
 			/* the device got a new key since: the old peer goes */
 			if (strcmp(old->s.public_key, s->public_key) != 0) {
 				memcpy(ch[n_ch].key, old->key, WGOTP_KEY_LEN);
@@ -425,8 +446,14 @@ static json_object *op_activate(struct ctx *c)
 		if (table_put(&a->table, &news[i], NULL) < 0)
 			oom();
 		json_object_array_add(arr, must(proto_session_json(&news[i])));
-		audit("activate", req->origin, &news[i], NULL, "accept", had[i] ? "extended" : "new",
-		      c->client, news[i].expires - now);
+		if (!had[i])
+			audit("activate", origin, &news[i], NULL, "accept", "new", c->client,
+			      news[i].expires - now);
+		else
+			audit_dl("extend", origin, &news[i], NULL, "accept",
+				 news[i].expires > olds[i].expires ? "extended" :
+				 news[i].expires < olds[i].expires ? "shortened" : "unchanged",
+				 c->client, news[i].expires - now, olds[i].expires);
 	}
 	json_object_object_add(r, "expires", json_object_new_int64(news[0].expires));
 	json_object_object_add(r, "permanent", json_object_new_boolean(0));

@@ -254,9 +254,11 @@ int cmd_activate(struct ctl *ctl, int argc, char **argv)
 		{ "code", required_argument, NULL, 'C' },
 		{ "device", required_argument, NULL, 'd' },
 		{ "duration", required_argument, NULL, 't' },
+		{ "shorten", no_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *code = NULL, *device = NULL, *duration = NULL;
+	struct wgotp_activation act = { .origin = "admin" };
 	struct wgotp_error err = { "" };
 	struct wgotp_store *store = NULL;
 	struct wgotp_mailer mailer = { 0 }, *mp = NULL;
@@ -276,11 +278,14 @@ int cmd_activate(struct ctl *ctl, int argc, char **argv)
 		case 'C': code = optarg; break;
 		case 'd': device = optarg; break;
 		case 't': duration = optarg; break;
+		case 'S': act.shorten = true; break;
 		default: return ctl_bad_option(argv);
 		}
 	}
 	if (argc - optind != 1)
 		return ctl_usage("needs one EMAIL");
+	if (act.shorten && !duration)
+		return ctl_usage("--shorten needs --duration (the new, shorter length)");
 	status = ctl_config(ctl);
 	if (status != CTL_OK)
 		return status;
@@ -353,8 +358,10 @@ int cmd_activate(struct ctl *ctl, int argc, char **argv)
 		goto cleanup;
 	}
 
-	ret = wgotp_activator_activate(ctl->cfg, res.user, NULL, res.device[0] ? res.device : NULL,
-				       res.duration, "admin", &expires, &err);
+	act.user = res.user;
+	act.public_key = res.device[0] ? res.device : NULL;
+	act.duration = res.duration;
+	ret = wgotp_activator_activate_ex(ctl->cfg, &act, &expires, &err);
 	if (ret < 0) {
 		ctl_fail(CTL_FAIL, "code accepted, but no session: %s", err.msg);
 		goto cleanup;

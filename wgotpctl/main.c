@@ -42,7 +42,7 @@ static void help(FILE *f)
 		"  totp confirm EMAIL CODE\n"
 		"  totp reset EMAIL\n"
 		"  sessions [--json]\n"
-		"  activate EMAIL [--code CODE] [--device NAME] [--duration 4h|8h|12h|24h]\n"
+		"  activate EMAIL [--code CODE] [--device NAME] [--duration 4h|8h|12h|24h [--shorten]]\n"
 		"  deactivate EMAIL [--device NAME]\n"
 		"  mail-test ADDRESS\n"
 		"  check-config\n"
