@@ -21,6 +21,7 @@
 #include "proto.h"
 #include "reconcile.h"
 #include "session_ips.h"
+#include "session_policy.h"
 
 #define MAX_BATCH_DEVICES 64	/* devices of one user in one activation */
 #define EXPIRY_RETRY_SEC 1	/* WireGuard failed: try again this soon */
@@ -356,6 +357,8 @@ static json_object *op_activate(struct ctx *c)
 	size_t n = 0, n_ch = 0, n_stored = 0;
 	int64_t now = act_now(), duration, expires;
 	const char *origin = req->origin[0] ? req->origin : "admin";
+	struct wgotp_policy pol;
+	struct wgotp_deadline_info di;
 	json_object *r, *arr;
 	int ret;
 
@@ -368,13 +371,25 @@ static json_object *op_activate(struct ctx *c)
 	r = pick_devices(c, u, devs, &n);
 	if (r)
 		return r;
-	if (req->duration > a->cfg->session_max)
+	/* The policy of every front end (lib/session_policy.c): the user's
+	 * group's limits, then NotAfter. */
+	if (wgotp_policy_get(a->cfg, u->group, &pol) < 0 && rc_managed(u))
+		return fail(c, PROTO_E_DURATION, "%s is in group \"%s\", which has no [Group] section in %s",
+			    c->user, u->group, a->cfg->path ? a->cfg->path : "wgotp.conf");
+	if (req->duration > pol.session_max)
 		return fail(c, PROTO_E_DURATION, "duration %" PRId64 " s is over MaxDuration (%" PRId64 " s)",
-			    req->duration, a->cfg->session_max);
-	duration = wgotp_config_session_duration(a->cfg, req->duration);
-	if (duration <= 0)
-		return fail(c, PROTO_E_DURATION, "no session duration allowed by the policy");
-	expires = now + duration;
+			    req->duration, pol.session_max);
+	ret = wgotp_session_deadline(a->cfg, u->group, now, req->duration, &di);
+	if (ret == -ETIME && rc_managed(u)) {
+		char hhmm[8];
+
+		wgotp_session_local_time(a->cfg, di.cutoff, hhmm, sizeof(hhmm), NULL, 0);
+		return fail(c, PROTO_E_DURATION, "sessions end at %s (NotAfter%s%s): no new session before midnight",
+			    hhmm, a->cfg->session_time_zone ? ", " : "",
+			    a->cfg->session_time_zone ? a->cfg->session_time_zone : "");
+	}
+	duration = di.duration;
+	expires = ret == 0 ? di.expires : now + duration;
 
 	for (size_t i = 0; i < n; i++) {
 		struct live *old = table_get(&a->table, c->user, devs[i]->name);

@@ -187,6 +187,9 @@ static const char *reason_text(enum wgotp_reason r)
 	case WGOTP_R_DISABLED: return "the user is disabled";
 	case WGOTP_R_NOT_ENROLLED: return "the user has no confirmed TOTP secret";
 	case WGOTP_R_UNKNOWN_DEVICE: return "no such device";
+	case WGOTP_R_AFTER_CUTOFF:
+		return "it is past [Session] NotAfter (the user's group's): no session until midnight";
+	case WGOTP_R_UNKNOWN_GROUP: return "the user's group has no [Group] section in wgotp.conf";
 	case WGOTP_R_UNKNOWN_CHALLENGE: return "no code is pending";
 	default: return wgotp_reason_str(r);
 	}

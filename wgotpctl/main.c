@@ -35,6 +35,7 @@ static void help(FILE *f)
 		"\n"
 		"  init [--prefix DIR] [--interface IF] [--group GROUP]\n"
 		"  user add EMAIL --method totp|email [--name NAME] [--no-otp]\n"
+		"  user set EMAIL --group NAME\n"
 		"  user del EMAIL [--force] | list | show EMAIL | enable EMAIL | disable EMAIL [--force]\n"
 		"  device add EMAIL NAME --public-key KEY --allowed-ips CIDR[,CIDR]\n"
 		"  device del EMAIL NAME [--force]\n"

@@ -227,6 +227,33 @@ static void test_totp(void)
 	fx_teardown(&x);
 }
 
+/* --- session policy: the accept carries the capped deadline ----------------- */
+static void test_cutoff(void)
+{
+	struct fx x;
+	struct wgotp_result r;
+	char code[8];
+	const int64_t cut = T0 - 30 + 3600;	/* T0 is 22:13:30 UTC: NotAfter 23:13 */
+
+	setenv("TZ", "UTC", 1);
+	tzset();
+	fx_setup(&x, WGOTP_UNKNOWN_EMAIL);
+	x.cfg->session_not_after = 23 * 60 + 13;
+	totp_at(T0, 0, code);
+	is_int(begin(&x, "alice@example.com", code, &r), 0, "NotAfter 23:13, a login at 22:13:30");
+	is_int(r.verdict, WGOTP_ACCEPT, "  accept");
+	is_int(r.expires, cut, "  expires at NotAfter, not after 8 h");
+	x.clock.now = cut;
+	totp_at(cut, 0, code);
+	begin(&x, "alice@example.com", code, &r);
+	is_int(r.verdict, WGOTP_REJECT, "a right code at NotAfter exactly: reject");
+	is_int(r.reason, WGOTP_R_AFTER_CUTOFF, "  reason after_cutoff");
+	is_str(wgotp_reason_str(r.reason), "after_cutoff", "  named in the audit log");
+	fx_teardown(&x);
+	unsetenv("TZ");
+	tzset();
+}
+
 /* --- email ---------------------------------------------------------------- */
 static void test_email(void)
 {
@@ -860,6 +887,7 @@ int main(void)
 {
 	wgotp_log_set_sink(capture, NULL, WGOTP_LOG_DEBUG);
 	test_totp();
+	test_cutoff();
 	test_email();
 	test_unknown();
 	test_limits();
