@@ -105,7 +105,7 @@ static const char users_json[] =
 static void fx_setup(struct fx *x, enum wgotp_unknown_user unknown)
 {
 	struct wgotp_error err = { "" };
-	struct wgotp_mailer m = { record_send, NULL, NULL };
+	struct wgotp_mailer m = { .send_code = record_send };
 	char *p;
 
 	memset(x, 0, sizeof(*x));
