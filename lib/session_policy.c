@@ -112,3 +112,13 @@ void wgotp_session_local_time(const struct wgotp_config *cfg, int64_t t, char *h
 	if (date)
 		snprintf(date, dlen, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
 }
+
+int64_t wgotp_session_extend(int64_t old_expires, int64_t new_expires, bool shorten)
+{
+	return shorten || new_expires > old_expires ? new_expires : old_expires;
+}
+
+bool wgotp_shorten_allowed(const char *origin)
+{
+	return origin && (!strcmp(origin, "admin") || !strcmp(origin, "portal"));
+}

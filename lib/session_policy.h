@@ -20,6 +20,7 @@
 #ifndef WGOTP_SESSION_POLICY_H
 #define WGOTP_SESSION_POLICY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "conf.h"
@@ -60,6 +61,13 @@ int64_t wgotp_policy_cutoff(const struct wgotp_config *cfg, const struct wgotp_p
 /* When to warn before a session that ends at expires: expires - WarnBefore,
  * or 0 when WarnBefore is off. */
 int64_t wgotp_policy_warn_at(const struct wgotp_policy *p, int64_t expires);
+
+/* A new login on a live session: the deadline never moves earlier,
+ * unless shorten (an explicit shorter choice, wgotp_shorten_allowed()). */
+int64_t wgotp_session_extend(int64_t old_expires, int64_t new_expires, bool shorten);
+/* Who may shorten: only the origins where the user or an admin chose a
+ * length on purpose ("admin": wgotpctl, "portal"); never a login. */
+bool wgotp_shorten_allowed(const char *origin);
 
 /* t as "17:45" and "2026-03-29" in [Session] TimeZone. */
 void wgotp_session_local_time(const struct wgotp_config *cfg, int64_t t, char *hhmm, size_t hlen,

@@ -17,6 +17,7 @@
 #endif
 #define TZ_MAX_FILE (512 * 1024)
 #define TZ_MAX_TRANSITIONS 4096
+#define TZ_MAX_OFFSET (26 * 3600)	/* RFC 8536: within -25:59:59..25:59:59 */
 
 struct tz_rule {
 	int month, week, wday;	/* Mm.w.d */
@@ -251,7 +252,7 @@ static int parse_footer(struct wgotp_tz *tz, const char *s)
 {
 	int32_t v;
 
-	if (posix_name(&s) < 0 || posix_time(&s, &v) < 0)
+	if (posix_name(&s) < 0 || posix_time(&s, &v) < 0 || v > TZ_MAX_OFFSET || v < -TZ_MAX_OFFSET)
 		return -EINVAL;
 	tz->std_off = -v;
 	tz->has_footer = true;
@@ -262,7 +263,7 @@ static int parse_footer(struct wgotp_tz *tz, const char *s)
 	tz->has_dst = true;
 	tz->dst_off = tz->std_off + 3600;
 	if (*s && *s != ',') {
-		if (posix_time(&s, &v) < 0)
+		if (posix_time(&s, &v) < 0 || v > TZ_MAX_OFFSET || v < -TZ_MAX_OFFSET)
 			return -EINVAL;
 		tz->dst_off = -v;
 	}
@@ -327,6 +328,12 @@ int wgotp_tz_parse(const char *name, const unsigned char *buf, size_t len, struc
 		if (types[i] >= typecnt || (i && tz->times[i] <= tz->times[i - 1]))
 			goto bad;
 		tz->offs[i] = (int32_t)be32(info + (size_t)types[i] * 6);
+	}
+	for (uint32_t i = 0; i < typecnt; i++) {
+		int32_t off = (int32_t)be32(info + (size_t)i * 6);
+
+		if (off > TZ_MAX_OFFSET || off < -TZ_MAX_OFFSET)
+			goto bad;
 	}
 	tz->n = timecnt;
 	/* before the first transition: the first standard-time type */

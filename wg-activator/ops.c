@@ -558,7 +558,7 @@ static json_object *op_activate(struct ctx *c)
 		return fail(c, PROTO_E_USER, "unknown or disabled user %s", c->user);
 	/* Only an explicit choice made by an admin (wgotpctl) or by the user
 	 * on the portal may set an earlier deadline; a login never does. */
-	if (req->shorten && strcmp(origin, "admin") != 0 && strcmp(origin, "portal") != 0)
+	if (req->shorten && !wgotp_shorten_allowed(origin))
 		return fail(c, PROTO_E_FORBIDDEN, "\"shorten\" is for origins admin and portal only");
 	r = pick_devices(c, u, devs, &n);
 	if (r)
@@ -602,8 +602,7 @@ static json_object *op_activate(struct ctx *c)
 			olds[i] = old->s;
 			s->created = old->s.created;
 			/* a new login extends; it never shortens (but see shorten) */
-			if (old->s.expires > s->expires && !req->shorten)
-				s->expires = old->s.expires;
+			s->expires = wgotp_session_extend(old->s.expires, s->expires, req->shorten);
 			/* Extend in place: the same key with the same prefixes
 			 * leaves the peer alone (no replace_allowed_ips, whose
 			 * remove-then-insert could drop a packet in between; no

@@ -288,8 +288,25 @@ static void test_against_glibc(const char *zone)
 	wgotp_tz_free(tz);
 }
 
+static void test_extend_rules(void)
+{
+	is_int(wgotp_session_extend(1000, 2000, false), 2000, "a later deadline extends");
+	is_int(wgotp_session_extend(2000, 1000, false), 2000, "an earlier one does not shorten");
+	is_int(wgotp_session_extend(2000, 2000, false), 2000, "the same stays");
+	is_int(wgotp_session_extend(2000, 1000, true), 1000, "shorten sets the earlier one");
+	is_int(wgotp_session_extend(1000, 2000, true), 2000, "shorten may also extend");
+	ok(wgotp_shorten_allowed("admin"), "admin (wgotpctl) may shorten");
+	ok(wgotp_shorten_allowed("portal"), "the portal may shorten");
+	ok(!wgotp_shorten_allowed("radius"), "a RADIUS login may not");
+	ok(!wgotp_shorten_allowed("pam"), "a PAM login may not");
+	ok(!wgotp_shorten_allowed(""), "nor no origin");
+	ok(!wgotp_shorten_allowed(NULL), "nor NULL");
+	ok(!wgotp_shorten_allowed("Admin"), "origins are exact");
+}
+
 int main(void)
 {
+	test_extend_rules();
 	test_groups();
 	test_conf_errors();
 	test_cutoff("Europe/Berlin");
