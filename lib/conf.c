@@ -374,6 +374,8 @@ static int set_value(struct parser *p, const struct key *k, const char *val)
 		    n_read != 5 || !isdigit((unsigned char)val[0]) || !isdigit((unsigned char)val[3]) ||
 		    h > 23 || m > 59 || h < 0 || m < 0)
 			return perr(p, k, "\"%s\" is not a time of day (HH:MM, 00:00 to 23:59)", val);
+		if (h == 0 && m == 0)
+			return perr(p, k, "%s", "00:00 would refuse every login (a cutoff is before midnight)");
 		*(int *)field = h * 60 + m;
 		return 0;
 	}

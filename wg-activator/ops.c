@@ -453,6 +453,17 @@ cleanup:
 	return ret;
 }
 
+/* The wall clock was set: expiry and warnings are instants and stay; the
+ * periodic reconcile is "ReconcileInterval from now", so it re-arms from
+ * the new now (a step back must not postpone it by the size of the step). */
+static void on_clock_set(struct loop *l, void *arg)
+{
+	struct activator *a = arg;
+
+	if (loop_timer_arm(l, &a->reconcile_timer, loop_now() + a->cfg->reconcile_interval * NSEC_PER_SEC) < 0)
+		oom();
+}
+
 static void on_reconcile(struct loop *l, struct loop_timer *t)
 {
 	struct activator *a = sched_container_of(t, struct activator, reconcile_timer);
@@ -855,6 +866,7 @@ int act_init(struct activator *a, const struct wgotp_config *cfg, struct loop *l
 			goto cleanup;
 	}
 	if (loop) {
+		loop_on_clock_set(loop, on_clock_set, a);
 		ret = loop_timer_arm(loop, &a->reconcile_timer,
 				     loop_now() + cfg->reconcile_interval * NSEC_PER_SEC);
 		if (ret < 0)

@@ -22,6 +22,7 @@
 
 #include "activator_client.h"
 #include "ctl.h"
+#include "session_policy.h"
 #include "flow.h"
 #include "mail.h"
 #include "secret.h"
@@ -208,16 +209,22 @@ static void fmt_duration(int64_t s, char *buf, size_t len)
 		snprintf(buf, len, "%llds", (long long)s);
 }
 
-static int check_duration(const struct wgotp_config *cfg, const char *arg, int64_t *out)
+/* One of the Durations of the user's group (or of [Session]). */
+static int check_duration(const struct wgotp_config *cfg, const char *group, const char *arg,
+			  int64_t *out)
 {
 	char list[128] = "", one[24];
+	struct wgotp_policy pol;
 
 	if (wgotp_parse_duration(arg, out) < 0)
 		return ctl_usage("--duration: \"%s\" is not a duration (4h, 8h ...)", arg);
-	for (int i = 0; i < cfg->n_session_durations; i++) {
-		if (cfg->session_durations[i] == *out)
+	if (wgotp_policy_get(cfg, group, &pol) < 0)
+		return ctl_fail(CTL_FAIL, "the user's group \"%s\" has no [Group] section in %s", group,
+				cfg->path);
+	for (int i = 0; i < pol.n_durations; i++) {
+		if (pol.durations[i] == *out)
 			return CTL_OK;
-		fmt_duration(cfg->session_durations[i], one, sizeof(one));
+		fmt_duration(pol.durations[i], one, sizeof(one));
 		if (strlen(list) + strlen(one) + 3 < sizeof(list))
 			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "", one);
 	}
@@ -292,8 +299,6 @@ int cmd_activate(struct ctl *ctl, int argc, char **argv)
 	status = ctl_config(ctl);
 	if (status != CTL_OK)
 		return status;
-	if (duration && (status = check_duration(ctl->cfg, duration, &dur)) != CTL_OK)
-		return status;
 
 	status = ctl_dir_open(ctl, false, &d);
 	if (status != CTL_OK)
@@ -303,6 +308,9 @@ int cmd_activate(struct ctl *ctl, int argc, char **argv)
 	if (!u)
 		goto cleanup;
 	snprintf(email, sizeof(email), "%s", u->email);
+	if (duration && (status = check_duration(ctl->cfg, u->group, duration, &dur)) != CTL_OK)
+		goto cleanup;
+	status = CTL_FAIL;
 	if (device && !(dv = wgotp_user_find_device(u, device))) {
 		ctl_fail(CTL_FAIL, "%s has no device \"%s\"", email, device);
 		goto cleanup;

@@ -26,6 +26,16 @@ smtpd_conf >>"$ACT_CONF"
 act_users "$(act_user alice@example.com laptop "$WG_CLI_PUB" "$WG_CLI_CIDR")"
 act_start || { echo "Bail out! wg-activator did not start"; exit 1; }
 
+# The worker is a thread started after the capabilities were dropped.
+threads=$(ls "/proc/$ACT_PID/task" | wc -l)
+check "the mail worker runs as a thread of its own ($threads threads)" test "$threads" -ge 2
+caps_bad=
+for task in /proc/"$ACT_PID"/task/*; do
+	ce=$(awk '/^CapEff/ {print $2}' "$task/status")
+	[ "$ce" = 0000000000001000 ] || caps_bad="$caps_bad $(basename "$task"):$ce"
+done
+check "every thread, the mail worker too, has only CAP_NET_ADMIN${caps_bad:+ (not:$caps_bad)}" test -z "$caps_bad"
+
 mails() { find "$SMTPD_DIR" -name 'msg-*.eml' | wc -l; }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 # wait_mails N UNTIL_S: until there are N mails or the clock passes UNTIL_S;

@@ -26,6 +26,7 @@ cat >>"$ACT_CONF" <<CONF
 
 [Group contractors]
 MaxDuration = 30s
+Durations = 10s, 20s, 30s
 
 [Group late]
 NotAfter = $late
@@ -52,11 +53,17 @@ check "user set --group contractors ($OUT)" test "$RC" -eq 0
 check "  users.json has the group" grep -q '"group": *"contractors"' "$ACT_USERS"
 run user show alice@example.com
 check "  user show says it" eval 'case "$OUT" in *"group:       contractors"*) true ;; *) false ;; esac'
+run activate alice@example.com --code 000000 --duration 20s
+check "--duration 20s, one of the group's Durations, passes the check ($ERR)" \
+	eval 'case "$ERR" in *"allowed durations"*) false ;; *) true ;; esac'
+run activate alice@example.com --code 000000 --duration 1h
+check "--duration 1h, not one of the group's, is refused ($ERR)" \
+	eval 'case "$ERR" in *"not one of the allowed durations (10s, 20s, 30s)"*) true ;; *) false ;; esac'
 
 next_code
 t0=$(date +%s)
-run activate alice@example.com --code "$CODE" --duration 1h
-check "activate asks 1h: accepted ($OUT$ERR)" test "$RC" -eq 0
+run activate alice@example.com --code "$CODE"
+check "activate with the default length (1h): accepted ($OUT$ERR)" test "$RC" -eq 0
 exp=$(act_client list | awk '{print $5}')
 check "  the contractors' MaxDuration caps it at 30 s ($((exp - t0)) s)" test "$((exp - t0))" -ge 29 -a "$((exp - t0))" -le 32
 run sessions --json

@@ -118,6 +118,8 @@ static void test_conf_errors(void)
 		{ "[Session]\nNotAfter = 25:00\n", "not a time of day" },
 		{ "[Session]\nNotAfter = 8:00\n", "not a time of day" },
 		{ "[Session]\nNotAfter = 18:00x\n", "not a time of day" },
+		{ "[Session]\nNotAfter = 00:00\n", "would refuse every login" },
+		{ "[Group g]\nNotAfter = 00:00\n", "would refuse every login" },
 		{ "[Session]\nWarnBefore = 10x\n", "not a duration" },
 		{ "[Session]\nTimeZone = ../../etc/passwd\n", "not a zone name" },
 		{ "[Session]\nTimeZone = Nowhere/Atlantis\n", "no such zone" },
