@@ -401,7 +401,10 @@ int act_reconcile(struct activator *a)
 	const struct wgotp_directory *dir = wgotp_dir_cache_get(a->dir);
 	struct sess_vec sv = { 0 };
 	bool *ended = NULL;
-	struct live *warned = NULL;	/* only the warn fields are used */
+	struct warn_state {
+		int64_t warned, warn_busy;
+		int warn_tries;
+	} *warned = NULL;		/* what each session's warning has done */
 	int ret;
 
 	ret = a->store->ops->session_list(a->store->state, collect_session, &sv);
