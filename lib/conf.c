@@ -607,6 +607,8 @@ static int group_key(struct parser *p, struct wgotp_group *g, const char *name, 
 		{ "WarnBefore", WGOTP_GROUP_WARN },
 	};
 	struct wgotp_config scratch, *real = p->cfg;
+	char sec[WGOTP_GROUP_NAME_MAX + 8];
+	struct key gk;
 	const struct key *k;
 	unsigned int bit = 0;
 	bool known;
@@ -624,8 +626,12 @@ static int group_key(struct parser *p, struct wgotp_group *g, const char *name, 
 	if (k->type != T_OPTDUR && k->type != T_HHMM && !*val)
 		return perr(p, NULL, "[Group %s] %s: needs a value", g->name, k->name);
 	memset(&scratch, 0, sizeof(scratch));
+	/* its messages name the group's section, not [Session] */
+	snprintf(sec, sizeof(sec), "Group %s", g->name);
+	gk = *k;
+	gk.section = sec;
 	p->cfg = &scratch;
-	ret = set_value(p, k, val);
+	ret = set_value(p, &gk, val);
 	p->cfg = real;
 	if (ret < 0)
 		return ret;

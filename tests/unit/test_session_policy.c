@@ -120,6 +120,7 @@ static void test_conf_errors(void)
 		{ "[Session]\nNotAfter = 18:00x\n", "not a time of day" },
 		{ "[Session]\nNotAfter = 00:00\n", "would refuse every login" },
 		{ "[Group g]\nNotAfter = 00:00\n", "would refuse every login" },
+		{ "[Group g]\nMaxDuration = 4x\n", ":2: [Group g] MaxDuration: \"4x\" is not a duration" },
 		{ "[Session]\nWarnBefore = 10x\n", "not a duration" },
 		{ "[Session]\nTimeZone = ../../etc/passwd\n", "not a zone name" },
 		{ "[Session]\nTimeZone = Nowhere/Atlantis\n", "no such zone" },
