@@ -122,3 +122,13 @@ bool wgotp_shorten_allowed(const char *origin)
 {
 	return origin && (!strcmp(origin, "admin") || !strcmp(origin, "portal"));
 }
+
+int64_t wgotp_policy_warn_time(const struct wgotp_policy *p, int64_t created, int64_t expires,
+			       int64_t now)
+{
+	int64_t at = wgotp_policy_warn_at(p, expires);
+
+	if (!at || expires <= now || at < created)
+		return 0;
+	return at < now ? now : at;
+}

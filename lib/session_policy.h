@@ -62,6 +62,14 @@ int64_t wgotp_policy_cutoff(const struct wgotp_config *cfg, const struct wgotp_p
  * or 0 when WarnBefore is off. */
 int64_t wgotp_policy_warn_at(const struct wgotp_policy *p, int64_t expires);
 
+/* When to send the warning of a session created at `created` that ends at
+ * `expires`, seen at `now`: expires - WarnBefore; now when that has passed
+ * but the session has not (a daemon that was down sends it late rather
+ * than never); 0 for no warning: WarnBefore off, the session over, or a
+ * session that was never longer than WarnBefore. */
+int64_t wgotp_policy_warn_time(const struct wgotp_policy *p, int64_t created, int64_t expires,
+			       int64_t now);
+
 /* A new login on a live session: the deadline never moves earlier,
  * unless shorten (an explicit shorter choice, wgotp_shorten_allowed()). */
 int64_t wgotp_session_extend(int64_t old_expires, int64_t new_expires, bool shorten);

@@ -191,14 +191,10 @@ static void schedule_warn(struct activator *a, const struct wgotp_directory *dir
 	struct wgotp_policy pol;
 	int64_t at = 0;
 
-	if (a->warner && !l->warn_busy && l->warned != l->s.expires && l->s.expires > now &&
+	if (a->warner && !l->warn_busy && l->warned != l->s.expires &&
 	    wgotp_policy_get(a->cfg, u ? u->group : NULL, &pol) == 0)
-		at = wgotp_policy_warn_at(&pol, l->s.expires);
-	/* A session that never was longer than WarnBefore gets no warning;
-	 * one whose warning time passed while the daemon was down gets it now. */
-	if (at && at < l->s.created)
-		at = 0;
-	if (table_warn_set(&a->table, l, at && at < now ? now : at) < 0)
+		at = wgotp_policy_warn_time(&pol, l->s.created, l->s.expires, now);
+	if (table_warn_set(&a->table, l, at) < 0)
 		oom();
 }
 

@@ -291,6 +291,33 @@ static void test_against_glibc(const char *zone)
 	wgotp_tz_free(tz);
 }
 
+/* The warning's instant ([Session] WarnBefore = 15m) at exact instants. */
+static void test_warn_time(void)
+{
+	struct wgotp_policy p = { .warn_before = 900 };
+	const int64_t t = 1774800000;	/* a session created at t for 8 h */
+	const int64_t end = t + 8 * H;
+
+	is_int(wgotp_policy_warn_time(&p, t, end, t), end - 900, "armed 15 min before the end");
+	is_int(wgotp_policy_warn_time(&p, t, end, end - 901), end - 900, "  one second before it: still then");
+	is_int(wgotp_policy_warn_time(&p, t, end, end - 900), end - 900, "  at it: now");
+	is_int(wgotp_policy_warn_time(&p, t, end, end - 60), end - 60,
+	       "seen after its time (a restart): at once");
+	is_int(wgotp_policy_warn_time(&p, t, end, end), 0, "at the end: none");
+	is_int(wgotp_policy_warn_time(&p, t, end + 3600, t + 3600), end + 3600 - 900,
+	       "an extend moves it to the new end");
+	is_int(wgotp_policy_warn_time(&p, t, t + 600, t), 0,
+	       "a 10 min session with WarnBefore 15m: no warning");
+	is_int(wgotp_policy_warn_time(&p, t, t + 900, t), t, "exactly WarnBefore long: at its start");
+	p.warn_before = 0;
+	is_int(wgotp_policy_warn_time(&p, t, end, t), 0, "WarnBefore off: none");
+	/* a session across the spring change: the warning is 15 real minutes
+	 * before the instant, whatever the wall clock says */
+	p.warn_before = 900;
+	is_int(wgotp_policy_warn_time(&p, 1774738800, 1774738800 + 3 * H, 1774738800),
+	       1774738800 + 3 * H - 900, "across a DST change: 900 s before the instant");
+}
+
 static void test_extend_rules(void)
 {
 	is_int(wgotp_session_extend(1000, 2000, false), 2000, "a later deadline extends");
@@ -310,6 +337,7 @@ static void test_extend_rules(void)
 int main(void)
 {
 	test_extend_rules();
+	test_warn_time();
 	test_groups();
 	test_conf_errors();
 	test_cutoff("Europe/Berlin");
