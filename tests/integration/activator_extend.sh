@@ -19,6 +19,15 @@ wg_setup || { echo "Bail out! wg_setup failed"; exit 1; }
 act_setup "$WG_TMP/act" "$WG_IF_SRV"
 sed -i 's/^Durations = .*/Durations = 2s, 10s, 20s, 1h/' "$ACT_CONF"
 act_users "$(act_user alice@example.com laptop "$WG_CLI_PUB" "$WG_CLI_CIDR")"
+if [ "${ACT_BACKEND:-}" = wg ]; then
+	# WgCommand: log every `wg set` that names the peer, then run wg
+	WG_REAL=$(command -v wg)
+	printf '#!/bin/sh\ncase "$*" in "set "*"%s"*) echo "$*" >>"%s" ;; esac\nexec %s "$@"\n' \
+		"$WG_CLI_PUB" "$WG_TMP/wg-set.log" "$WG_REAL" >"$WG_TMP/wg-wrapper"
+	chmod 755 "$WG_TMP/wg-wrapper"
+	printf 'WgCommand = %s\n' "$WG_TMP/wg-wrapper" >>"$ACT_CONF"
+fi
+wg_sets() { if [ -f "$WG_TMP/wg-set.log" ]; then wc -l <"$WG_TMP/wg-set.log"; else echo 0; fi; }
 act_start || { echo "Bail out! wg-activator did not start"; exit 1; }
 
 handshake() { wg show "$WG_IF_SRV" latest-handshakes | awk -v k="$WG_CLI_PUB" '$1 == k {print $2}'; }
@@ -42,8 +51,14 @@ count=$(( (exp1 + 2 - ext_ns / 1000000000 + 2) * 10 ))
 ip netns exec "$WG_NS_CLI" ping -n -i 0.1 -c "$count" -W 1 "$WG_SRV_IP" >"$WG_TMP/ping.out" 2>&1 &
 ping_pid=$!
 sleep_until "$ext_ns"
+sets1=$(wg_sets)
 exp2=$(act_client activate alice@example.com laptop 10)
 ok $? "a new login 5 s before the end extends"
+sets2=$(wg_sets)
+if [ "${ACT_BACKEND:-}" = wg ]; then
+	check "  wg(8) set the peer for the first activation ($sets1 wg set)" test "$sets1" -ge 1
+	is "$sets2" "$sets1" "  and not for the extend: the peer was not touched"
+fi
 check "the deadline moved later ($exp1 -> $exp2)" test "${exp2:-0}" -gt "$exp1"
 wait "$ping_pid"
 stats=$(grep 'packets transmitted' "$WG_TMP/ping.out")
