@@ -344,6 +344,19 @@ int wgotp_activator_activate(const struct wgotp_config *cfg, const char *user,
 			     const char *device, const char *public_key, int64_t duration,
 			     const char *origin, int64_t *expires, struct wgotp_error *err)
 {
+	struct wgotp_activation a = {
+		.user = user, .device = device, .public_key = public_key, .origin = origin,
+		.duration = duration,
+	};
+
+	return wgotp_activator_activate_ex(cfg, &a, expires, err);
+}
+
+int wgotp_activator_activate_ex(const struct wgotp_config *cfg, const struct wgotp_activation *a,
+				int64_t *expires, struct wgotp_error *err)
+{
+	const char *user = a->user, *device = a->device, *public_key = a->public_key;
+	int64_t duration = a->duration;
 	json_object *req = NULL, *reply = NULL;
 	int ret;
 
@@ -355,9 +368,11 @@ int wgotp_activator_activate(const struct wgotp_config *cfg, const char *user,
 	add_str(req, "user", user);
 	add_str(req, "device", device);
 	add_str(req, "public_key", public_key);
-	add_str(req, "origin", origin);
+	add_str(req, "origin", a->origin);
 	if (req && duration)
 		json_object_object_add(req, "duration", json_object_new_int64(duration));
+	if (req && a->shorten)
+		json_object_object_add(req, "shorten", json_object_new_boolean(1));
 	if (cfg->activator_mode == WGOTP_ACTIVATOR_REDIS) {
 		/* refuse here what the daemon would refuse: nobody reads its reply */
 		if (duration > cfg->session_max) {

@@ -58,6 +58,18 @@ int wgotp_activator_activate(const struct wgotp_config *cfg, const char *user,
 			     const char *device, const char *public_key, int64_t duration,
 			     const char *origin, int64_t *expires, struct wgotp_error *err);
 
+/* The same with every option: shorten = true sets the deadline to now +
+ * duration (after policy) even when that is earlier than the running
+ * session's; the daemon allows it only for origin "admin" or "portal"
+ * (-EACCES otherwise), and audits it as event=extend reason=shortened. */
+struct wgotp_activation {
+	const char *user, *device, *public_key, *origin;
+	int64_t duration;
+	bool shorten;
+};
+int wgotp_activator_activate_ex(const struct wgotp_config *cfg, const struct wgotp_activation *a,
+				int64_t *expires, struct wgotp_error *err);
+
 /*
  * [Activator] Mode = redis: activate and deactivate do not wait for the
  * daemon; the request is appended to the Redis stream [Activator] Stream

@@ -128,11 +128,25 @@ static void audit_emit(const char *line)
 	pthread_mutex_unlock(&audit_mu);
 }
 
+/* " key=2026-03-29T01:30:00Z" (UTC, the instant), or "" for t <= 0. */
+static void audit_instant(int64_t t, const char *key, char *out, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	char stamp[24];
+
+	out[0] = '\0';
+	if (t <= 0 || !gmtime_r(&tt, &tm))
+		return;
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(out, len, "%s%s", key, stamp);
+}
+
 void wgotp_audit(const struct wgotp_audit *a)
 {
 	char line[1536], stamp[32];
 
-	char user[3 * 256], client[3 * 128], device[3 * 64 + 8], dur[32] = "";
+	char user[3 * 256], client[3 * 128], device[3 * 64 + 8], dur[32] = "", dl[112] = "";
 
 	audit_stamp(stamp, sizeof(stamp));
 	wgotp_audit_quote(a->user ? a->user : "", user, sizeof(user));
@@ -140,10 +154,17 @@ void wgotp_audit(const struct wgotp_audit *a)
 	wgotp_audit_quote(a->device ? a->device : "", device, sizeof(device));
 	if (a->duration > 0)
 		snprintf(dur, sizeof(dur), " duration=%lld", (long long)a->duration);
+	if (a->old_expires > 0 || a->expires > 0) {
+		char o[48] = "", n[48] = "";
+
+		audit_instant(a->old_expires, " old_expires=", o, sizeof(o));
+		audit_instant(a->expires, " expires=", n, sizeof(n));
+		snprintf(dl, sizeof(dl), "%s%s", o, n);
+	}
 	snprintf(line, sizeof(line),
-		  "%s wgotp-audit event=%s origin=%s user=%s client=%s method=%s result=%s reason=%s device=%s%s",
+		  "%s wgotp-audit event=%s origin=%s user=%s client=%s method=%s result=%s reason=%s device=%s%s%s",
 		  stamp, a->event ? a->event : "-", a->origin ? a->origin : "-", user, client,
 		  a->method ? a->method : "-", a->result ? a->result : "-",
-		  a->reason ? a->reason : "-", device, dur);
+		  a->reason ? a->reason : "-", device, dur, dl);
 	audit_emit(line);
 }

@@ -24,6 +24,8 @@ struct wgotp_audit {
 	const char *reason;
 	const char *device;
 	int64_t duration;		/* 0 = not shown */
+	int64_t old_expires;		/* event=extend: the deadline before; 0 = not shown */
+	int64_t expires;		/* the session's deadline; 0 = not shown */
 };
 
 void wgotp_audit(const struct wgotp_audit *a);

@@ -28,6 +28,7 @@
 #include "file.h"
 #include "otp.h"
 #include "secret.h"
+#include "tz.h"
 
 #define CONF_MAX_SIZE (1024 * 1024)
 #define CONF_MAX_LINE 4096
@@ -38,6 +39,8 @@ enum key_type {
 	T_INT,		/* decimal integer within [min, max] */
 	T_MS,		/* milliseconds: "500", "500ms", "8s" */
 	T_DUR,		/* seconds: "90", "30s", "5m", "8h", "1d" */
+	T_OPTDUR,	/* the same, or empty: 0 (off) */
+	T_HHMM,		/* a local time of day "18:00", or empty: -1 (none) */
 	T_DURLIST,	/* comma-separated durations */
 	T_ENUM,
 	T_UIDS,		/* comma-separated user names or numbers */
@@ -223,6 +226,9 @@ static const struct key keys[] = {
 	{ "Session", "MaxDuration", T_DUR, F(session_max), 1, 7 * DAY, "24h", NULL },
 	{ "Session", "Durations", T_DURLIST, F(session_durations), 1, 7 * DAY, "4h, 8h, 12h, 24h", NULL },
 	{ "Session", "ChallengeLifetime", T_DUR, F(challenge_lifetime), 30, 3600, "5m", NULL },
+	{ "Session", "WarnBefore", T_OPTDUR, F(session_warn_before), 1, DAY, "", NULL },
+	{ "Session", "NotAfter", T_HHMM, F(session_not_after), 0, 0, "", NULL },
+	{ "Session", "TimeZone", T_STR, F(session_time_zone), 0, 0, "", NULL },
 
 	{ "Activator", "Socket", T_PATH, F(activator_socket), 0, 0, "/run/wgotp/activator.sock", NULL },
 	{ "Activator", "Interface", T_STR, F(interface), 0, 0, "wg0", NULL },
@@ -249,6 +255,8 @@ static const struct key keys[] = {
 	{ "Mail", "From", T_STR, F(mail_from), 0, 0, "", NULL },
 	{ "Mail", "Subject", T_STR, F(mail_subject), 0, 0, "Your VPN code", NULL },
 	{ "Mail", "BodyFile", T_PATH, F(mail_body_file), 0, 0, "", NULL },
+	{ "Mail", "WarnSubject", T_STR, F(mail_warn_subject), 0, 0, "", NULL },
+	{ "Mail", "WarnBodyFile", T_PATH, F(mail_warn_body_file), 0, 0, "", NULL },
 	{ "Mail", "Timeout", T_MS, F(mail_timeout_ms), 100, 120000, "8s", NULL },
 	{ "Mail", "CAFile", T_PATH, F(mail_ca_file), 0, 0, "", NULL },
 
@@ -599,6 +607,28 @@ static int set_value(struct parser *p, const struct key *k, const char *val)
 			return perr(p, k, "\"%s\" is out of range", val);
 		*(int *)field = (int)v;
 		return 0;
+	case T_HHMM: {
+		int h, m, n_read = 0;
+
+		if (!*val) {
+			*(int *)field = -1;
+			return 0;
+		}
+		if (strlen(val) != 5 || sscanf(val, "%2d:%2d%n", &h, &m, &n_read) != 2 ||
+		    n_read != 5 || !isdigit((unsigned char)val[0]) || !isdigit((unsigned char)val[3]) ||
+		    h > 23 || m > 59 || h < 0 || m < 0)
+			return perr(p, k, "\"%s\" is not a time of day (HH:MM, 00:00 to 23:59)", val);
+		if (h == 0 && m == 0)
+			return perr(p, k, "%s", "00:00 would refuse every login (a cutoff is before midnight)");
+		*(int *)field = h * 60 + m;
+		return 0;
+	}
+	case T_OPTDUR:
+		if (!*val) {
+			*(int64_t *)field = 0;
+			return 0;
+		}
+		/* fall through */
 	case T_DUR:
 		if (wgotp_parse_duration(val, &v) < 0)
 			return perr(p, k, "\"%s\" is not a duration (90, 30s, 5m, 8h, 1d)", val);
@@ -757,6 +787,34 @@ static int validate(struct parser *p)
 	if (c->session_durations[0] > c->session_max)
 		return wgotp_error_set(p->err, EINVAL,
 				       "%s: [Session] Durations: the shortest is longer than MaxDuration", p->name);
+	if (c->session_warn_before && c->mail_transport == WGOTP_MAIL_NONE)
+		return wgotp_error_set(p->err, EINVAL,
+				       "%s: [Session] WarnBefore needs a [Mail] Transport to send the warning",
+				       p->name);
+	for (int i = 0; i < c->n_groups; i++) {
+		const struct wgotp_group *g = &c->groups[i];
+		int64_t max = g->set & WGOTP_GROUP_MAX ? g->session_max : c->session_max;
+		/* an inherited default over the group's maximum is capped */
+		int64_t def = g->set & WGOTP_GROUP_DEFAULT ? g->session_default : 0;
+		int64_t shortest = g->set & WGOTP_GROUP_DURATIONS ? g->session_durations[0] :
+				   c->session_durations[0];
+
+		if (def > max || shortest > max)
+			return wgotp_error_set(p->err, EINVAL,
+					       "%s: [Group %s]: DefaultDuration and the shortest of Durations may not be longer than MaxDuration",
+					       p->name, g->name);
+		if ((g->set & WGOTP_GROUP_WARN) && g->session_warn_before &&
+		    c->mail_transport == WGOTP_MAIL_NONE)
+			return wgotp_error_set(p->err, EINVAL,
+					       "%s: [Group %s] WarnBefore needs a [Mail] Transport to send the warning",
+					       p->name, g->name);
+	}
+	if (c->session_time_zone) {
+		struct wgotp_error e = { "" };
+
+		if (wgotp_tz_load(c->session_time_zone, &c->session_tz, &e) < 0)
+			return wgotp_error_set(p->err, EINVAL, "%s: [Session] TimeZone: %s", p->name, e.msg);
+	}
 	if (!c->directory || !c->server_key_file || !c->store_path || !c->activator_socket ||
 	    !c->interface)
 		return wgotp_error_set(p->err, EINVAL,
@@ -768,9 +826,102 @@ static int validate(struct parser *p)
 	return validate_portal(p);
 }
 
+/* [Group NAME]: the section header's name, or NULL for another section. */
+static const char *group_header(const char *section)
+{
+	if (strncasecmp(section, "Group", 5) != 0 || (section[5] != ' ' && section[5] != '\t'))
+		return NULL;
+	section += 6;
+	while (*section == ' ' || *section == '\t')
+		section++;
+	return section;
+}
+
+static int group_new(struct parser *p, const char *name, struct wgotp_group **out)
+{
+	struct wgotp_config *c = p->cfg;
+	struct wgotp_group *g;
+
+	if (!*name || strlen(name) > WGOTP_GROUP_NAME_MAX || strspn(name,
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != strlen(name))
+		return perr(p, NULL, "[Group %s]: a group name is 1 to %d of A-Z a-z 0-9 . _ -", name,
+			    WGOTP_GROUP_NAME_MAX);
+	for (int i = 0; i < c->n_groups; i++)
+		if (!strcmp(c->groups[i].name, name))
+			return perr(p, NULL, "[Group %s] appears twice", name);
+	if (c->n_groups == WGOTP_MAX_GROUPS)
+		return perr(p, NULL, "more than %d [Group] sections", WGOTP_MAX_GROUPS);
+	g = reallocarray(c->groups, (size_t)c->n_groups + 1, sizeof(*g));
+	if (!g)
+		return wgotp_error_set(p->err, ENOMEM, "out of memory");
+	c->groups = g;
+	g = &c->groups[c->n_groups++];
+	memset(g, 0, sizeof(*g));
+	snprintf(g->name, sizeof(g->name), "%s", name);
+	g->session_not_after = -1;
+	*out = g;
+	return 0;
+}
+
+/* A key of a [Group NAME] section: one of the [Session] limits, parsed by
+ * the same code into a scratch configuration, then copied. */
+static int group_key(struct parser *p, struct wgotp_group *g, const char *name, const char *val)
+{
+	static const struct {
+		const char *name;
+		unsigned int bit;
+	} gkeys[] = {
+		{ "DefaultDuration", WGOTP_GROUP_DEFAULT }, { "MaxDuration", WGOTP_GROUP_MAX },
+		{ "Durations", WGOTP_GROUP_DURATIONS }, { "NotAfter", WGOTP_GROUP_NOT_AFTER },
+		{ "WarnBefore", WGOTP_GROUP_WARN },
+	};
+	struct wgotp_config scratch, *real = p->cfg;
+	char sec[WGOTP_GROUP_NAME_MAX + 8];
+	struct key gk;
+	const struct key *k;
+	unsigned int bit = 0;
+	bool known;
+	int ret;
+
+	for (size_t i = 0; i < sizeof(gkeys) / sizeof(gkeys[0]); i++)
+		if (!strcasecmp(gkeys[i].name, name))
+			bit = gkeys[i].bit;
+	k = bit ? find_key("Session", name, &known) : NULL;
+	if (!k)
+		return perr(p, NULL, "unknown key [Group %s] %s (a group sets DefaultDuration, MaxDuration, Durations, NotAfter, WarnBefore)",
+			    g->name, name);
+	if (g->set & bit)
+		return perr(p, NULL, "[Group %s] %s: set twice", g->name, k->name);
+	if (k->type != T_OPTDUR && k->type != T_HHMM && !*val)
+		return perr(p, NULL, "[Group %s] %s: needs a value", g->name, k->name);
+	memset(&scratch, 0, sizeof(scratch));
+	/* its messages name the group's section, not [Session] */
+	snprintf(sec, sizeof(sec), "Group %s", g->name);
+	gk = *k;
+	gk.section = sec;
+	p->cfg = &scratch;
+	ret = set_value(p, &gk, val);
+	p->cfg = real;
+	if (ret < 0)
+		return ret;
+	g->set |= bit;
+	switch (bit) {
+	case WGOTP_GROUP_DEFAULT: g->session_default = scratch.session_default; break;
+	case WGOTP_GROUP_MAX: g->session_max = scratch.session_max; break;
+	case WGOTP_GROUP_DURATIONS:
+		memcpy(g->session_durations, scratch.session_durations, sizeof(g->session_durations));
+		g->n_session_durations = scratch.n_session_durations;
+		break;
+	case WGOTP_GROUP_NOT_AFTER: g->session_not_after = scratch.session_not_after; break;
+	case WGOTP_GROUP_WARN: g->session_warn_before = scratch.session_warn_before; break;
+	}
+	return 0;
+}
+
 static int parse_text(struct parser *p, const char *text, size_t len)
 {
-	char section[64] = "";
+	char section[96] = "";
+	struct wgotp_group *group = NULL;
 	char line[CONF_MAX_LINE + 1];
 	size_t pos = 0;
 	int ret;
@@ -809,6 +960,13 @@ static int parse_text(struct parser *p, const char *text, size_t len)
 				return perr(p, NULL, "malformed section header \"%s\"", s);
 			*end = '\0';
 			snprintf(section, sizeof(section), "%s", trim(s + 1));
+			group = NULL;
+			if (group_header(section)) {
+				ret = group_new(p, group_header(section), &group);
+				if (ret < 0)
+					return ret;
+				continue;
+			}
 			if (!find_key(section, "", &section_known) && !section_known)
 				return perr(p, NULL, "unknown section [%s]", section);
 			continue;
@@ -823,6 +981,12 @@ static int parse_text(struct parser *p, const char *text, size_t len)
 			return perr(p, NULL, "\"%s\" is outside any [Section]", name);
 		if (!*name)
 			return perr(p, NULL, "%s", "missing key before '='");
+		if (group) {
+			ret = group_key(p, group, name, val);
+			if (ret < 0)
+				return ret == -ENOMEM ? wgotp_error_set(p->err, ENOMEM, "out of memory") : ret;
+			continue;
+		}
 		k = find_key(section, name, &section_known);
 		if (!k) {
 			return perr(p, NULL, "unknown key [%s] %s", section, name);
@@ -832,7 +996,8 @@ static int parse_text(struct parser *p, const char *text, size_t len)
 		p->seen[k - keys] = 1;
 		if ((k->type != T_STR && k->type != T_PATH && k->type != T_UIDS &&
 		     k->type != T_GIDS && k->type != T_ADDRPORT &&
-		     k->type != T_LISTEN && k->type != T_CIDRS) && !*val)
+		     k->type != T_LISTEN && k->type != T_CIDRS && k->type != T_OPTDUR &&
+		     k->type != T_HHMM) && !*val)
 			return perr(p, k, "%s", "needs a value");
 		ret = set_value(p, k, val);
 		if (ret < 0)
@@ -850,6 +1015,8 @@ void wgotp_config_free(struct wgotp_config *cfg)
 		    keys[i].type == T_ADDRPORT)
 			free(*(char **)((char *)cfg + keys[i].off));
 	}
+	wgotp_tz_free(cfg->session_tz);
+	free(cfg->groups);
 	free(cfg->path);
 	free(cfg);
 }

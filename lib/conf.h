@@ -69,6 +69,33 @@ enum wgotp_unknown_user {
 	WGOTP_UNKNOWN_REJECT,	/* reject at once */
 };
 
+#define WGOTP_MAX_GROUPS 64
+#define WGOTP_GROUP_NAME_MAX 64
+
+/* What a [Group NAME] section sets (the rest comes from [Session]). */
+enum {
+	WGOTP_GROUP_DEFAULT = 1 << 0,
+	WGOTP_GROUP_MAX = 1 << 1,
+	WGOTP_GROUP_DURATIONS = 1 << 2,
+	WGOTP_GROUP_NOT_AFTER = 1 << 3,
+	WGOTP_GROUP_WARN = 1 << 4,
+};
+
+/* [Group NAME]: per-group session limits for the users whose users.json
+ * entry has "group": "NAME". */
+struct wgotp_group {
+	char name[WGOTP_GROUP_NAME_MAX + 1];
+	unsigned int set;		/* WGOTP_GROUP_* */
+	int64_t session_default;	/* DefaultDuration */
+	int64_t session_max;		/* MaxDuration */
+	int64_t session_durations[WGOTP_MAX_DURATIONS];	/* Durations */
+	int n_session_durations;
+	int session_not_after;		/* NotAfter (minutes after midnight; -1 = none) */
+	int64_t session_warn_before;	/* WarnBefore (0 = off) */
+};
+
+struct wgotp_tz;
+
 struct wgotp_config {
 	char *path;			/* the file this was read from */
 
@@ -118,6 +145,12 @@ struct wgotp_config {
 	int64_t session_durations[WGOTP_MAX_DURATIONS];	/* Durations = 4h, 8h, 12h, 24h */
 	int n_session_durations;	/* a request is rounded down to one of these */
 	int64_t challenge_lifetime;	/* ChallengeLifetime = 5m (TOTP challenges) */
+	int64_t session_warn_before;	/* WarnBefore = 15m: mail before the end; 0 = off */
+	int session_not_after;		/* NotAfter = 18:00 (minutes after local midnight); -1 = none */
+	char *session_time_zone;	/* TimeZone = Europe/Berlin; NULL = the system's */
+	struct wgotp_tz *session_tz;	/* TimeZone loaded (NULL: local time) */
+	struct wgotp_group *groups;	/* [Group NAME] sections */
+	int n_groups;
 
 	/* [Network]: what wgotpctl device add writes into a client's config */
 	char *net_endpoint;		/* Endpoint = vpn.example.com:51820 */
@@ -153,6 +186,8 @@ struct wgotp_config {
 	char *mail_from;		/* From = address (Graph: the sending mailbox) */
 	char *mail_subject;		/* Subject = template */
 	char *mail_body_file;		/* BodyFile = template file (optional) */
+	char *mail_warn_subject;	/* WarnSubject = template of the warning's subject */
+	char *mail_warn_body_file;	/* WarnBodyFile = template of the warning (optional) */
 	int mail_timeout_ms;		/* Timeout = 8s, the whole send */
 	char *mail_ca_file;		/* CAFile = extra CA bundle (tests, private CAs) */
 

@@ -239,6 +239,7 @@ static void user_clear(struct wgotp_user *u)
 
 	free(u->email);
 	free(u->name);
+	free(u->group);
 	wgotp_free_str(u->totp_secret);
 	for (i = 0; i < u->n_devices; i++)
 		device_clear(&u->devices[i]);
@@ -676,6 +677,20 @@ static int parse_user(const char *file, const char *email, struct json_object *o
 				ret = oom(err, file);
 				goto cleanup;
 			}
+		} else if (!strcmp(k, "group")) {
+			/* the [Group NAME] of wgotp.conf with its session limits */
+			s = json_str(v);
+			if (!s || !wgotp_device_name_valid(s)) {
+				ret = user_error(err, EINVAL, file, email,
+						 "\"group\" is not 1 to %d of A-Z a-z 0-9 . _ -",
+						 WGOTP_DEVICE_NAME_MAX);
+				goto cleanup;
+			}
+			u->group = strdup(s);
+			if (!u->group) {
+				ret = oom(err, file);
+				goto cleanup;
+			}
 		} else if (!strcmp(k, "method")) {
 			s = json_str(v);
 			if (s && !strcmp(s, "totp")) {
@@ -966,6 +981,8 @@ static struct json_object *user_to_json(const struct wgotp_user *u)
 		goto fail;
 	ret = u->name ? obj_add(o, "name", json_object_new_string(u->name)) : 0;
 	ret = ret ?: obj_add(o, "method", json_object_new_string(method_name(u->method)));
+	if (u->group)
+		ret = ret ?: obj_add(o, "group", json_object_new_string(u->group));
 	if (u->totp_secret)
 		ret = ret ?: obj_add(o, "totp_secret", json_object_new_string(u->totp_secret));
 	ret = ret ?: obj_add(o, "totp_state", json_object_new_string(state_name(u->totp_state)));

@@ -7,6 +7,7 @@
  *   "users": {
  *     "alice@example.com": {
  *       "name": "Alice Example",
+ *       "group": "staff",			// optional: [Group staff] limits
  *       "method": "totp",			// "totp" | "email"
  *       "totp_secret": "JBSWY3DPEHPK3PXP",	// base32, only for totp
  *       "totp_state": "active",		// "none" | "pending" | "active"
@@ -79,6 +80,7 @@ struct wgotp_device {
 struct wgotp_user {
 	char *email;			/* lower case */
 	char *name;			/* may be NULL */
+	char *group;			/* [Group NAME] in wgotp.conf, or NULL */
 	enum wgotp_method method;
 	char *totp_secret;		/* base32, NULL unless enrolled */
 	enum wgotp_totp_state totp_state;

@@ -23,6 +23,7 @@
 #include "audit.h"
 #include "encoding.h"
 #include "flow.h"
+#include "session_policy.h"
 #include "identity.h"
 #include "log.h"
 #include "metrics.h"
@@ -75,6 +76,8 @@ static const char *const reason_names[WGOTP_N_REASONS] = {
 	[WGOTP_R_NOT_ENROLLED] = "not_enrolled",
 	[WGOTP_R_UNKNOWN_CHALLENGE] = "unknown_challenge",
 	[WGOTP_R_UNKNOWN_DEVICE] = "unknown_device",
+	[WGOTP_R_AFTER_CUTOFF] = "after_cutoff",
+	[WGOTP_R_UNKNOWN_GROUP] = "unknown_group",
 };
 
 const char *wgotp_reason_str(enum wgotp_reason r)
@@ -412,22 +415,35 @@ static int clear_failures(struct wgotp_flow *f, const struct subject *s)
 	return f->store->ops->counter_reset(f->store->state, key);
 }
 
-static void accept_result(struct wgotp_flow *f, const struct subject *s, int64_t now,
-			  int64_t duration, const char *device, struct wgotp_result *res)
-{
-	res->verdict = WGOTP_ACCEPT;
-	res->reason = WGOTP_R_OK;
-	res->method = s->method;
-	snprintf(res->user, sizeof(res->user), "%s", s->name);
-	res->duration = wgotp_config_session_duration(f->cfg, duration);
-	res->expires = now + res->duration;
-	snprintf(res->device, sizeof(res->device), "%s", device ? device : "");
-}
-
 static void reject_result(struct wgotp_result *res, enum wgotp_reason why)
 {
 	res->verdict = WGOTP_REJECT;
 	res->reason = why;
+}
+
+/* A right code: accept with the session policy's deadline (groups,
+ * NotAfter), or reject when the policy allows no session now. */
+static void accept_result(struct wgotp_flow *f, const struct subject *s, int64_t now,
+			  int64_t duration, const char *device, struct wgotp_result *res)
+{
+	const char *group = s->user ? s->user->group : NULL;
+	struct wgotp_deadline_info di;
+	int ret = wgotp_session_deadline(f->cfg, group, now, duration, &di);
+
+	if (ret < 0) {
+		log_warn("%s: no session: %s", s->name, ret == -ETIME ?
+			 "sessions end at [Session] NotAfter; no login after it until midnight" :
+			 "users.json names a group with no [Group] section in wgotp.conf");
+		reject_result(res, ret == -ETIME ? WGOTP_R_AFTER_CUTOFF : WGOTP_R_UNKNOWN_GROUP);
+		return;
+	}
+	res->verdict = WGOTP_ACCEPT;
+	res->reason = WGOTP_R_OK;
+	res->method = s->method;
+	snprintf(res->user, sizeof(res->user), "%s", s->name);
+	res->duration = di.duration;
+	res->expires = di.expires;
+	snprintf(res->device, sizeof(res->device), "%s", device ? device : "");
 }
 
 /*

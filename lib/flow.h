@@ -46,6 +46,8 @@ enum wgotp_reason {
 	WGOTP_R_NOT_ENROLLED,
 	WGOTP_R_UNKNOWN_CHALLENGE,
 	WGOTP_R_UNKNOWN_DEVICE,		/* asked for a device the user has not */
+	WGOTP_R_AFTER_CUTOFF,		/* at or after [Session] NotAfter: no session today */
+	WGOTP_R_UNKNOWN_GROUP,		/* users.json names a group wgotp.conf has not */
 };
 #define WGOTP_N_REASONS (WGOTP_R_UNKNOWN_DEVICE + 1)	/* keep with the last reason */
 
@@ -82,7 +84,7 @@ struct wgotp_result {
 	/* ACCEPT */
 	char user[WGOTP_EMAIL_MAX + 1];	/* canonical (lower-case) */
 	int64_t duration;		/* seconds, after policy */
-	int64_t expires;		/* now + duration */
+	int64_t expires;		/* now + duration, or NotAfter if earlier */
 	char device[WGOTP_KEY_B64_LEN + 1];	/* "" = all the user's devices */
 };
 

@@ -22,6 +22,8 @@ struct mailer {
 	char *from;
 	char *subject;		/* template */
 	char *body;		/* template */
+	char *warn_subject;	/* template */
+	char *warn_body;	/* template */
 	char host[256];
 	long timeout_ms;
 };
@@ -42,6 +44,23 @@ static int mailer_send(void *arg, const struct wgotp_mail_code *m, struct wgotp_
 	return ret;
 }
 
+static int mailer_send_warn(void *arg, const struct wgotp_mail_warn *m, struct wgotp_error *err)
+{
+	struct mailer *ml = arg;
+	struct wgotp_mail_message msg = { 0 };
+	struct wgotp_deadline dl;
+	int ret;
+
+	wgotp_deadline_start(&dl, ml->timeout_ms);
+	ret = wgotp_mail_compose_warn(ml->warn_subject, ml->warn_body, ml->from, ml->host, m,
+				      &msg, err);
+	if (ret < 0)
+		return ret;
+	ret = ml->t.send(ml->t.state, &msg, m->now, &dl, err);
+	wgotp_mail_message_clear(&msg);
+	return ret;
+}
+
 static void mailer_free(void *arg)
 {
 	struct mailer *ml = arg;
@@ -53,6 +72,8 @@ static void mailer_free(void *arg)
 	free(ml->from);
 	free(ml->subject);
 	free(ml->body);
+	free(ml->warn_subject);
+	free(ml->warn_body);
 	free(ml);
 }
 
@@ -105,6 +126,26 @@ int wgotp_mailer_from_config(const struct wgotp_config *cfg, struct wgotp_store 
 		goto cleanup;
 	}
 
+	/* The warning's templates: checked here too, so that a typo fails
+	 * every program that loads them at start, not the first warning. */
+	ml->warn_subject = strdup(cfg->mail_warn_subject && *cfg->mail_warn_subject ?
+				  cfg->mail_warn_subject : wgotp_mail_default_warn_subject);
+	if (!ml->warn_subject) {
+		ret = wgotp_error_set(err, ENOMEM, "out of memory");
+		goto cleanup;
+	}
+	ret = wgotp_mail_warn_template_check(ml->warn_subject, true, err);
+	if (ret < 0) {
+		snprintf(why, sizeof(why), "%s", err ? err->msg : "");
+		ret = wgotp_error_set(err, -ret, "[Mail] WarnSubject: %s", why);
+		goto cleanup;
+	}
+	if (cfg->mail_warn_body_file) {
+		ret = wgotp_mail_warn_template_load(cfg->mail_warn_body_file, &ml->warn_body, err);
+		if (ret < 0)
+			goto cleanup;
+	}
+
 	switch (cfg->mail_transport) {
 	case WGOTP_MAIL_GRAPH:
 		ret = wgotp_mail_graph_new(cfg, store, &ml->t, err);
@@ -123,6 +164,7 @@ int wgotp_mailer_from_config(const struct wgotp_config *cfg, struct wgotp_store 
 	if (ret < 0)
 		goto cleanup;
 	out->send_code = mailer_send;
+	out->send_warn = mailer_send_warn;
 	out->free = mailer_free;
 	out->arg = ml;
 	ml = NULL;

@@ -33,6 +33,17 @@ const char wgotp_mail_default_body[] =
 	"-- \n"
 	"%{host}\n";
 
+const char wgotp_mail_default_warn_subject[] = "Your VPN session on %{device} ends at %{end}";
+
+const char wgotp_mail_default_warn_body[] =
+	"Your VPN session on %{device} ends at %{end} (%{date}), in %{left}.\n"
+	"\n"
+	"To keep it, connect again with a new code before then: the session is\n"
+	"extended without dropping the tunnel.\n"
+	"\n"
+	"-- \n"
+	"%{host}\n";
+
 enum placeholder {
 	PH_NONE = -1,
 	PH_CODE,
@@ -40,6 +51,10 @@ enum placeholder {
 	PH_MINUTES,
 	PH_ADDRESS,
 	PH_HOST,
+	PH_DEVICE,
+	PH_END,
+	PH_DATE,
+	PH_LEFT,
 };
 
 static const char *const placeholders[] = {
@@ -48,7 +63,18 @@ static const char *const placeholders[] = {
 	[PH_MINUTES] = "minutes",
 	[PH_ADDRESS] = "address",
 	[PH_HOST] = "host",
+	[PH_DEVICE] = "device",
+	[PH_END] = "end",
+	[PH_DATE] = "date",
+	[PH_LEFT] = "left",
 };
+
+/* Which placeholders each kind of mail knows. */
+#define PH_BIT(p) (1u << (p))
+#define MASK_CODE (PH_BIT(PH_CODE) | PH_BIT(PH_LIFETIME) | PH_BIT(PH_MINUTES) | \
+		   PH_BIT(PH_ADDRESS) | PH_BIT(PH_HOST))
+#define MASK_WARN (PH_BIT(PH_DEVICE) | PH_BIT(PH_END) | PH_BIT(PH_DATE) | PH_BIT(PH_LEFT) | \
+		   PH_BIT(PH_ADDRESS) | PH_BIT(PH_HOST))
 
 bool wgotp_utf8_valid(const char *str, size_t len)
 {
@@ -120,8 +146,8 @@ bool wgotp_mail_address_ok(const char *addr)
 	return at && at != addr && at[1] && at[1] != '.' && addr[len - 1] != '.';
 }
 
-/* At s (just after "%{"), the placeholder and its length up to '}'. */
-static enum placeholder placeholder_at(const char *s, size_t *taken)
+/* At s (just after "%{"), the placeholder of mask and its length up to '}'. */
+static enum placeholder placeholder_at(const char *s, unsigned int mask, size_t *taken)
 {
 	const char *end = strchr(s, '}');
 
@@ -130,6 +156,8 @@ static enum placeholder placeholder_at(const char *s, size_t *taken)
 	for (size_t i = 0; i < sizeof(placeholders) / sizeof(placeholders[0]); i++) {
 		size_t n = strlen(placeholders[i]);
 
+		if (!(mask & PH_BIT(i)))
+			continue;
 		if ((size_t)(end - s) == n && !memcmp(s, placeholders[i], n)) {
 			*taken = n + 1;
 			return (enum placeholder)i;
@@ -138,7 +166,7 @@ static enum placeholder placeholder_at(const char *s, size_t *taken)
 	return PH_NONE;
 }
 
-int wgotp_mail_template_check(const char *tmpl, bool subject, struct wgotp_error *err)
+static int check_kind(const char *tmpl, bool subject, unsigned int mask, struct wgotp_error *err)
 {
 	size_t len = strlen(tmpl);
 
@@ -154,18 +182,29 @@ int wgotp_mail_template_check(const char *tmpl, bool subject, struct wgotp_error
 		if (p[1] == '%') {
 			p++;
 		} else if (p[1] == '{') {
-			if (placeholder_at(p + 2, &taken) == PH_NONE) {
+			if (placeholder_at(p + 2, mask, &taken) == PH_NONE) {
 				const char *end = strchr(p, '}');
 				int n = end ? (int)(end - p + 1) : (int)strnlen(p, 20);
 
-				return wgotp_error_set(err, EINVAL,
-						       "unknown placeholder \"%.*s\" (known: %%{code}, %%{lifetime}, %%{minutes}, %%{address}, %%{host})",
+				return wgotp_error_set(err, EINVAL, mask == MASK_CODE ?
+						       "unknown placeholder \"%.*s\" (known: %%{code}, %%{lifetime}, %%{minutes}, %%{address}, %%{host})" :
+						       "unknown placeholder \"%.*s\" (known: %%{device}, %%{end}, %%{date}, %%{left}, %%{address}, %%{host})",
 						       n > 40 ? 40 : n, p);
 			}
 			p += 1 + taken;
 		}
 	}
 	return 0;
+}
+
+int wgotp_mail_template_check(const char *tmpl, bool subject, struct wgotp_error *err)
+{
+	return check_kind(tmpl, subject, MASK_CODE, err);
+}
+
+int wgotp_mail_warn_template_check(const char *tmpl, bool subject, struct wgotp_error *err)
+{
+	return check_kind(tmpl, subject, MASK_WARN, err);
 }
 
 void wgotp_mail_lifetime_words(int64_t s, char *out, size_t len)
@@ -178,15 +217,15 @@ void wgotp_mail_lifetime_words(int64_t s, char *out, size_t len)
 		snprintf(out, len, "%lld second%s", (long long)s, s == 1 ? "" : "s");
 }
 
-int wgotp_mail_expand(const char *tmpl, const struct wgotp_mail_vars *v, char **out,
-		      struct wgotp_error *err)
+static int expand_kind(const char *tmpl, const struct wgotp_mail_vars *v, unsigned int mask,
+		       char **out, struct wgotp_error *err)
 {
 	struct wgotp_buf b = { .max = 4 * WGOTP_MAIL_TEMPLATE_MAX };
 	char words[64], minutes[32];
 	int ret;
 
 	*out = NULL;
-	ret = wgotp_mail_template_check(tmpl, false, err);
+	ret = check_kind(tmpl, false, mask, err);
 	if (ret < 0)
 		return ret;
 	wgotp_mail_lifetime_words(v->lifetime, words, sizeof(words));
@@ -204,12 +243,16 @@ int wgotp_mail_expand(const char *tmpl, const struct wgotp_mail_vars *v, char **
 			wgotp_buf_addc(&b, *p);
 			continue;
 		}
-		switch (placeholder_at(p + 2, &taken)) {
+		switch (placeholder_at(p + 2, mask, &taken)) {
 		case PH_CODE:		val = v->code; break;
 		case PH_LIFETIME:	val = words; break;
 		case PH_MINUTES:	val = minutes; break;
 		case PH_ADDRESS:	val = v->address; break;
 		case PH_HOST:		val = v->host; break;
+		case PH_DEVICE:		val = v->device; break;
+		case PH_END:		val = v->end; break;
+		case PH_DATE:		val = v->date; break;
+		case PH_LEFT:		val = words; break;
 		case PH_NONE:		break;
 		}
 		wgotp_buf_adds(&b, val ? val : "");
@@ -222,7 +265,25 @@ int wgotp_mail_expand(const char *tmpl, const struct wgotp_mail_vars *v, char **
 	return 0;
 }
 
+int wgotp_mail_expand(const char *tmpl, const struct wgotp_mail_vars *v, char **out,
+		      struct wgotp_error *err)
+{
+	return expand_kind(tmpl, v, MASK_CODE, out, err);
+}
+
+static int template_load(const char *path, unsigned int mask, char **out, struct wgotp_error *err);
+
 int wgotp_mail_template_load(const char *path, char **out, struct wgotp_error *err)
+{
+	return template_load(path, MASK_CODE, out, err);
+}
+
+int wgotp_mail_warn_template_load(const char *path, char **out, struct wgotp_error *err)
+{
+	return template_load(path, MASK_WARN, out, err);
+}
+
+static int template_load(const char *path, unsigned int mask, char **out, struct wgotp_error *err)
 {
 	struct wgotp_buf b = { .max = WGOTP_MAIL_TEMPLATE_MAX };
 	struct stat st;
@@ -271,7 +332,7 @@ int wgotp_mail_template_load(const char *path, char **out, struct wgotp_error *e
 		*w++ = *r;
 	}
 	*w = '\0';
-	ret = wgotp_mail_template_check(text, false, err);
+	ret = check_kind(text, false, mask, err);
 	if (ret < 0) {
 		char why[sizeof(err->msg)];
 
@@ -314,6 +375,10 @@ void wgotp_mail_message_clear(struct wgotp_mail_message *msg)
 	memset(msg, 0, sizeof(*msg));
 }
 
+static int compose_kind(const char *subject_tmpl, const char *body_tmpl, const char *from,
+			const char *to, int64_t now, unsigned int mask, struct wgotp_mail_vars *v,
+			struct wgotp_mail_message *msg, struct wgotp_error *err);
+
 int wgotp_mail_compose(const char *subject_tmpl, const char *body_tmpl, const char *from,
 		       const char *host, const struct wgotp_mail_code *code,
 		       struct wgotp_mail_message *msg, struct wgotp_error *err)
@@ -321,23 +386,50 @@ int wgotp_mail_compose(const char *subject_tmpl, const char *body_tmpl, const ch
 	struct wgotp_mail_vars v = {
 		.code = code->code, .lifetime = code->lifetime, .address = code->to, .host = host,
 	};
+
+	memset(msg, 0, sizeof(*msg));
+	if (!code->code || !*code->code)
+		return wgotp_error_set(err, EINVAL, "no code to send");
+	return compose_kind(subject_tmpl ? subject_tmpl : wgotp_mail_default_subject,
+			    body_tmpl ? body_tmpl : wgotp_mail_default_body, from, code->to,
+			    code->now, MASK_CODE, &v, msg, err);
+}
+
+int wgotp_mail_compose_warn(const char *subject_tmpl, const char *body_tmpl, const char *from,
+			    const char *host, const struct wgotp_mail_warn *w,
+			    struct wgotp_mail_message *msg, struct wgotp_error *err)
+{
+	struct wgotp_mail_vars v = {
+		.lifetime = w->end > w->now ? w->end - w->now : 0, .address = w->to, .host = host,
+		.device = w->device, .end = w->end_text, .date = w->date_text,
+	};
+
+	memset(msg, 0, sizeof(*msg));
+	if (!w->device || !wgotp_mail_header_ok(w->device) || !w->end_text || !w->date_text)
+		return wgotp_error_set(err, EINVAL, "no device or end time to send");
+	return compose_kind(subject_tmpl ? subject_tmpl : wgotp_mail_default_warn_subject,
+			    body_tmpl ? body_tmpl : wgotp_mail_default_warn_body, from, w->to,
+			    w->now, MASK_WARN, &v, msg, err);
+}
+
+static int compose_kind(const char *subject_tmpl, const char *body_tmpl, const char *from,
+			const char *to, int64_t now, unsigned int mask, struct wgotp_mail_vars *v,
+			struct wgotp_mail_message *msg, struct wgotp_error *err)
+{
+	const char *host = v->host;
 	uint8_t rnd[16];
 	char hex[33];
 	int ret;
 
-	memset(msg, 0, sizeof(*msg));
-	if (!code->to || !wgotp_mail_address_ok(code->to))
+	if (!to || !wgotp_mail_address_ok(to))
 		return wgotp_error_set(err, EINVAL, "refusing to mail an invalid recipient address");
 	if (!from || !wgotp_mail_address_ok(from))
 		return wgotp_error_set(err, EINVAL, "[Mail] From is not a valid address");
-	if (!code->code || !*code->code)
-		return wgotp_error_set(err, EINVAL, "no code to send");
 	if (!host || !wgotp_mail_header_ok(host))
 		host = "localhost";
-	v.host = host;
+	v->host = host;
 
-	ret = wgotp_mail_expand(subject_tmpl ? subject_tmpl : wgotp_mail_default_subject, &v,
-				&msg->subject, err);
+	ret = expand_kind(subject_tmpl, v, mask, &msg->subject, err);
 	if (ret < 0)
 		goto cleanup;
 	if (!wgotp_mail_header_ok(msg->subject)) {
@@ -350,7 +442,7 @@ int wgotp_mail_compose(const char *subject_tmpl, const char *body_tmpl, const ch
 				      WGOTP_MAIL_SUBJECT_MAX);
 		goto cleanup;
 	}
-	ret = wgotp_mail_expand(body_tmpl ? body_tmpl : wgotp_mail_default_body, &v, &msg->body, err);
+	ret = expand_kind(body_tmpl, v, mask, &msg->body, err);
 	if (ret < 0)
 		goto cleanup;
 
@@ -361,14 +453,14 @@ int wgotp_mail_compose(const char *subject_tmpl, const char *body_tmpl, const ch
 	}
 	wgotp_hex_encode(rnd, sizeof(rnd), hex);
 	msg->from = strdup(from);
-	msg->to = strdup(code->to);
+	msg->to = strdup(to);
 	if (asprintf(&msg->message_id, "<%s@%s>", hex, strchr(from, '@') + 1) < 0)
 		msg->message_id = NULL;
 	if (!msg->from || !msg->to || !msg->message_id) {
 		ret = wgotp_error_set(err, ENOMEM, "out of memory");
 		goto cleanup;
 	}
-	msg->date = code->now;
+	msg->date = now;
 	ret = 0;
 cleanup:
 	if (ret < 0)

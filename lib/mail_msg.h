@@ -31,12 +31,18 @@
 
 extern const char wgotp_mail_default_subject[];
 extern const char wgotp_mail_default_body[];
+/* The warning before a session ends ([Mail] WarnSubject, WarnBodyFile):
+ * its templates know %{device}, %{end} ("17:45", the session time zone),
+ * %{date} ("2026-03-29"), %{left} ("15 minutes"), %{address}, %{host}. */
+extern const char wgotp_mail_default_warn_subject[];
+extern const char wgotp_mail_default_warn_body[];
 
 struct wgotp_mail_vars {
 	const char *code;
-	int64_t lifetime;		/* seconds */
+	int64_t lifetime;		/* seconds (the warning: seconds left) */
 	const char *address;
 	const char *host;
+	const char *device, *end, *date;	/* the warning */
 };
 
 /* A message ready for a transport. Every string is owned. */
@@ -62,6 +68,13 @@ bool wgotp_mail_address_ok(const char *addr);
 /* Check a template: valid UTF-8, known placeholders only; a subject
  * template (subject = true) must be one line. 0 or -EINVAL with err set. */
 int wgotp_mail_template_check(const char *tmpl, bool subject, struct wgotp_error *err);
+
+/* The same for a warning template (its own placeholders). */
+int wgotp_mail_warn_template_check(const char *tmpl, bool subject, struct wgotp_error *err);
+int wgotp_mail_warn_template_load(const char *path, char **out, struct wgotp_error *err);
+int wgotp_mail_compose_warn(const char *subject_tmpl, const char *body_tmpl, const char *from,
+			    const char *host, const struct wgotp_mail_warn *w,
+			    struct wgotp_mail_message *msg, struct wgotp_error *err);
 
 /* Expand a template. *out is freed with wgotp_free_str(). */
 int wgotp_mail_expand(const char *tmpl, const struct wgotp_mail_vars *v, char **out,

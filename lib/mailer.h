@@ -18,12 +18,24 @@ struct wgotp_mail_code {
 	int64_t now;
 };
 
+/* The warning before a session ends (wg-activator, [Session] WarnBefore). */
+struct wgotp_mail_warn {
+	const char *to;
+	const char *device;		/* the device's name */
+	const char *end_text;		/* "17:45" in the session's time zone */
+	const char *date_text;		/* "2026-03-29" */
+	int64_t end;			/* the deadline, seconds since the epoch */
+	int64_t now;
+};
+
 struct wgotp_mailer {
 	/* 0 once the transport accepted the message; a negative errno and
 	 * err->msg (without the code) when it did not. */
 	int (*send_code)(void *arg, const struct wgotp_mail_code *m, struct wgotp_error *err);
 	void (*free)(void *arg);
 	void *arg;
+	/* The same for a warning; NULL in mailers that send none. */
+	int (*send_warn)(void *arg, const struct wgotp_mail_warn *m, struct wgotp_error *err);
 };
 
 #endif

@@ -17,6 +17,7 @@
 #include "loop.h"
 #include "store.h"
 #include "table.h"
+#include "warn.h"
 #include "wg.h"
 
 struct activator {
@@ -28,6 +29,8 @@ struct activator {
 	struct table table;
 	struct loop_timer expiry_timer;		/* at the earliest session expiry */
 	struct loop_timer reconcile_timer;	/* every ReconcileInterval */
+	struct loop_timer warn_timer;		/* at the earliest warning (WarnBefore) */
+	struct warner *warner;			/* the mail worker, NULL without WarnBefore */
 	int64_t started;			/* seconds since the epoch */
 };
 
@@ -35,6 +38,8 @@ struct activator {
 int act_init(struct activator *a, const struct wgotp_config *cfg, struct loop *loop,
 	     struct wgotp_error *err);
 void act_fini(struct activator *a);
+/* Start the threads (the mail worker), once privileges are dropped. */
+int act_start(struct activator *a, struct wgotp_error *err);
 
 /* Settle the interface against the stored sessions (at start, every
  * ReconcileInterval, on SIGHUP) and re-arm the timers. */

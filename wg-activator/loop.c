@@ -34,6 +34,8 @@ struct loop {
 	struct loop_sig sigs[_NSIG];
 	struct epoll_event events[LOOP_MAX_EVENTS];
 	int n_events, cur_event;	/* the round being dispatched */
+	loop_clock_cb clock_cb;
+	void *clock_arg;
 	bool quit;
 	int status;
 };
@@ -86,8 +88,15 @@ static void on_timerfd(struct loop *l, struct loop_fd *h, uint32_t events)
 
 	/* ECANCELED means the clock was set: deadlines are absolute, so
 	 * re-arming is all it takes. Either way the timerfd is spent. */
-	if (read(h->fd, &n, sizeof(n)) < 0 && errno != EAGAIN && errno != ECANCELED)
-		log_warn("timerfd: %s", strerror(errno));
+	if (read(h->fd, &n, sizeof(n)) < 0) {
+		if (errno == ECANCELED) {
+			log_info("the wall clock was set: timers re-armed at their instants");
+			if (l->clock_cb)
+				l->clock_cb(l, l->clock_arg);
+		} else if (errno != EAGAIN) {
+			log_warn("timerfd: %s", strerror(errno));
+		}
+	}
 	l->armed_valid = false;
 	run_timers(l);
 }
@@ -188,6 +197,12 @@ int loop_timer_arm(struct loop *l, struct loop_timer *t, int64_t deadline)
 void loop_timer_disarm(struct loop *l, struct loop_timer *t)
 {
 	sched_del(&l->timers, &t->st);
+}
+
+void loop_on_clock_set(struct loop *l, loop_clock_cb cb, void *arg)
+{
+	l->clock_cb = cb;
+	l->clock_arg = arg;
 }
 
 int loop_signal(struct loop *l, int signo, loop_signal_cb cb, void *arg)

@@ -51,6 +51,13 @@ void loop_timer_init(struct loop_timer *t, loop_timer_cb cb);
 int loop_timer_arm(struct loop *l, struct loop_timer *t, int64_t deadline);
 void loop_timer_disarm(struct loop *l, struct loop_timer *t);
 
+/* Called when the wall clock was set (settimeofday, an NTP step): the
+ * timerfd reports it (TFD_TIMER_CANCEL_ON_SET). Absolute deadlines need
+ * nothing (the loop re-arms them as they are); a job armed at "now +
+ * interval" may want to re-arm from the new now. */
+typedef void (*loop_clock_cb)(struct loop *l, void *arg);
+void loop_on_clock_set(struct loop *l, loop_clock_cb cb, void *arg);
+
 /* Handle signo through the loop (it is blocked for the process). */
 int loop_signal(struct loop *l, int signo, loop_signal_cb cb, void *arg);
 

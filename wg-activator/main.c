@@ -224,7 +224,7 @@ int main(int argc, char **argv)
 	}
 	/* Everything that needed root is open: keep CAP_NET_ADMIN only,
 	 * before the first thread (the Redis stream reader) starts. */
-	if (privs_drop(&err) < 0) {
+	if (privs_drop(&err) < 0 || act_start(&act, &err) < 0) {
 		log_err("%s", err.msg);
 		goto cleanup;
 	}

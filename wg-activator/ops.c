@@ -17,11 +17,13 @@
 
 #include "activator.h"
 #include "audit.h"
+#include "identity.h"
 #include "log.h"
 #include "exporter.h"
 #include "proto.h"
 #include "reconcile.h"
 #include "session_ips.h"
+#include "session_policy.h"
 
 #define MAX_BATCH_DEVICES 64	/* devices of one user in one activation */
 #define EXPIRY_RETRY_SEC 1	/* WireGuard failed: try again this soon */
@@ -58,9 +60,9 @@ static void arm_expiry(struct activator *a)
 		oom();
 }
 
-static void audit(const char *event, const char *origin, const struct wgotp_session *s,
-		  const char *user, const char *result, const char *reason, const char *client,
-		  int64_t duration)
+static void audit_dl(const char *event, const char *origin, const struct wgotp_session *s,
+		     const char *user, const char *result, const char *reason, const char *client,
+		     int64_t duration, int64_t old_expires)
 {
 	struct wgotp_audit au = {
 		.event = event,
@@ -71,9 +73,18 @@ static void audit(const char *event, const char *origin, const struct wgotp_sess
 		.result = result,
 		.reason = reason,
 		.duration = duration,
+		.old_expires = old_expires,
+		.expires = s && old_expires ? s->expires : 0,
 	};
 
 	wgotp_audit(&au);
+}
+
+static void audit(const char *event, const char *origin, const struct wgotp_session *s,
+		  const char *user, const char *result, const char *reason, const char *client,
+		  int64_t duration)
+{
+	audit_dl(event, origin, s, user, result, reason, client, duration, 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -143,6 +154,167 @@ cleanup:
 	free(due);
 	free(ch);
 	arm_expiry(a);
+}
+
+/* ------------------------------------------------------------------ */
+/* The warning before the end ([Session] WarnBefore)                  */
+/*
+ * One timer (the same absolute CLOCK_REALTIME timerfd machinery as
+ * expiry) at the earliest warning. When it is due the mail is handed to
+ * the worker thread (warn.c); the loop never waits on it. The store
+ * remembers, per session, the deadline a warning went out for
+ * (kv "warn:USER\nDEVICE" = the deadline), written once the transport
+ * accepted the mail, and read before a send: a restart (kill -9 included)
+ * before the send sends it then, once; one after it sends nothing.
+ */
+
+#define WARN_MAX_TRIES 5	/* sends of one warning */
+#define WARN_RETRY_SEC 5	/* first retry after, doubling */
+
+static void warn_key(const char *user, const char *device, char *key, size_t len)
+{
+	snprintf(key, len, "warn:%s\n%s", user, device);
+}
+
+static void arm_warn(struct activator *a)
+{
+	int64_t next = table_next_warn(&a->table);
+
+	if (next == SCHED_NONE) {
+		loop_timer_disarm(a->loop, &a->warn_timer);
+		return;
+	}
+	if (loop_timer_arm(a->loop, &a->warn_timer,
+			   next > INT64_MAX / NSEC_PER_SEC ? INT64_MAX - 1 : next * NSEC_PER_SEC) < 0)
+		oom();
+}
+
+/* Arm l's warning for its current deadline (or cancel it). */
+static void schedule_warn(struct activator *a, const struct wgotp_directory *dir, struct live *l,
+			  int64_t now)
+{
+	const struct wgotp_user *u = wgotp_dir_find(dir, l->s.user);
+	struct wgotp_policy pol;
+	int64_t at = 0;
+
+	if (a->warner && !l->warn_busy && l->warned != l->s.expires &&
+	    wgotp_policy_get(a->cfg, u ? u->group : NULL, &pol) == 0)
+		at = wgotp_policy_warn_time(&pol, l->s.created, l->s.expires, now);
+	if (table_warn_set(&a->table, l, at) < 0)
+		oom();
+}
+
+static void on_warn(struct loop *lp, struct loop_timer *t)
+{
+	struct activator *a = sched_container_of(t, struct activator, warn_timer);
+	int64_t now = act_now();
+	struct live *x;
+
+	while ((x = table_pop_warn(&a->table, now))) {
+		char key[WGOTP_EMAIL_MAX + WGOTP_DEVICE_NAME_MAX + 8], *val = NULL;
+		struct warn_job *j;
+
+		if (x->warned == x->s.expires || x->warn_busy || x->s.expires <= now)
+			continue;
+		warn_key(x->s.user, x->s.device, key, sizeof(key));
+		if (a->store->ops->kv_get(a->store->state, key, now, &val) == 0) {
+			long long v = strtoll(val, NULL, 10);
+
+			free(val);
+			if (v == x->s.expires) {
+				log_debug("warning: %s/%s was already warned of %lld", x->s.user,
+					  x->s.device, v);
+				x->warned = x->s.expires;
+				continue;
+			}
+		}
+		if (!wgotp_identity_mailable(x->s.user)) {
+			log_info("warning: %s is not a mail address: no warning for %s", x->s.user,
+				 x->s.device);
+			x->warned = x->s.expires;
+			continue;
+		}
+		j = must(calloc(1, sizeof(*j)));
+		snprintf(j->user, sizeof(j->user), "%s", x->s.user);
+		snprintf(j->device, sizeof(j->device), "%s", x->s.device);
+		j->expires = x->s.expires;
+		wgotp_session_local_time(a->cfg, j->expires, j->end, sizeof(j->end), j->date,
+					 sizeof(j->date));
+		x->warn_busy = x->s.expires;
+		log_debug("warning: %s/%s ends at %s: handed to the mail worker", j->user, j->device,
+			  j->end);
+		warner_submit(a->warner, j);
+	}
+	arm_warn(a);
+}
+
+/* The worker's answer (in the loop). */
+static void on_warn_done(void *arg, struct warn_job *j)
+{
+	struct activator *a = arg;
+	const struct wgotp_directory *dir = wgotp_dir_cache_get(a->dir);
+	struct live *l = table_get(&a->table, j->user, j->device);
+	int64_t now = act_now();
+	char key[WGOTP_EMAIL_MAX + WGOTP_DEVICE_NAME_MAX + 8], val[32];
+	int ret;
+
+	if (l && l->warn_busy == j->expires)
+		l->warn_busy = 0;
+	if (j->ret == 0) {
+		warn_key(j->user, j->device, key, sizeof(key));
+		snprintf(val, sizeof(val), "%lld", (long long)j->expires);
+		ret = a->store->ops->kv_put(a->store->state, key, val, j->expires + 86400);
+		if (ret < 0)
+			log_warn("warning: recording the warning of %s/%s: %s (a restart may send it again)",
+				 j->user, j->device, strerror(-ret));
+		log_info("warning: mailed %s: %s ends at %s %s", j->user, j->device, j->date, j->end);
+		{
+			struct wgotp_audit au = {
+				.event = "warn", .origin = l ? l->s.origin : NULL, .user = j->user,
+				.device = j->device, .result = "accept", .reason = "mailed",
+				.expires = j->expires,
+			};
+
+			wgotp_audit(&au);
+		}
+		if (l && l->s.expires == j->expires) {
+			l->warned = j->expires;
+			l->warn_tries = 0;
+		}
+	} else if (l && l->s.expires == j->expires) {
+		int64_t at = now + ((int64_t)WARN_RETRY_SEC << (l->warn_tries < 8 ? l->warn_tries : 8));
+
+		l->warn_tries++;
+		if (l->warn_tries < WARN_MAX_TRIES && at < l->s.expires) {
+			log_warn("warning: mailing %s (%s ends at %s) failed, try %d of %d, again in %lld s: %s",
+				 j->user, j->device, j->end, l->warn_tries, WARN_MAX_TRIES,
+				 (long long)(at - now), j->err);
+			if (table_warn_set(&a->table, l, at) < 0)
+				oom();
+		} else {
+			log_err("warning: mailing %s (%s ends at %s) failed %d times, giving up: %s",
+				j->user, j->device, j->end, l->warn_tries, j->err);
+			l->warned = l->s.expires;
+		}
+	} else {
+		log_warn("warning: mailing %s (%s) failed: %s (the session has changed since)",
+			 j->user, j->device, j->err);
+	}
+	/* extended while the mail was on its way: warn of the new end */
+	if (l && l->s.expires != j->expires)
+		schedule_warn(a, dir, l, now);
+	wgotp_dir_cache_put(a->dir, dir);
+	arm_warn(a);
+}
+
+static bool warn_configured(const struct wgotp_config *cfg)
+{
+	if (cfg->session_warn_before > 0)
+		return true;
+	for (int i = 0; i < cfg->n_groups; i++)
+		if ((cfg->groups[i].set & WGOTP_GROUP_WARN) && cfg->groups[i].session_warn_before > 0)
+			return true;
+	return false;
 }
 
 /* ------------------------------------------------------------------ */
@@ -232,6 +404,10 @@ int act_reconcile(struct activator *a)
 	const struct wgotp_directory *dir = wgotp_dir_cache_get(a->dir);
 	struct sess_vec sv = { 0 };
 	bool *ended = NULL;
+	struct warn_state {
+		int64_t warned, warn_busy;
+		int warn_tries;
+	} *warned = NULL;		/* what each session's warning has done */
 	int ret;
 
 	ret = a->store->ops->session_list(a->store->state, collect_session, &sv);
@@ -243,20 +419,56 @@ int act_reconcile(struct activator *a)
 	ended = must(calloc(sv.n + 1, sizeof(*ended)));
 	ret = reconcile_apply(a, dir, &sv, act_now(), ended);
 	/* The table mirrors what the store now holds. If WireGuard could not
-	 * be changed, expired sessions stay and the expiry timer retries. */
+	 * be changed, expired sessions stay and the expiry timer retries.
+	 * What the warnings have done so far is kept. */
+	warned = must(calloc(sv.n + 1, sizeof(*warned)));
+	for (size_t i = 0; i < sv.n; i++) {
+		struct live *old = table_get(&a->table, sv.v[i].user, sv.v[i].device);
+
+		if (old) {
+			warned[i].warned = old->warned;
+			warned[i].warn_busy = old->warn_busy;
+			warned[i].warn_tries = old->warn_tries;
+		}
+	}
 	table_fini(&a->table);
-	for (size_t i = 0; i < sv.n; i++)
-		if (!ended[i] && table_put(&a->table, &sv.v[i], NULL) == -ENOMEM)
+	for (size_t i = 0; i < sv.n; i++) {
+		struct live *l = NULL;
+
+		if (ended[i])
+			continue;
+		if (table_put(&a->table, &sv.v[i], &l) == -ENOMEM)
 			oom();
+		if (!l)
+			continue;
+		l->warned = warned[i].warned;
+		l->warn_busy = warned[i].warn_busy;
+		l->warn_tries = warned[i].warn_tries;
+		schedule_warn(a, dir, l, act_now());
+	}
 cleanup:
 	wgotp_dir_cache_put(a->dir, dir);
 	free(sv.v);
 	free(ended);
+	free(warned);
 	arm_expiry(a);
+	if (a->loop)
+		arm_warn(a);
 	/* Parsing users.json and the UAPI dump of every peer leave megabytes
 	 * of freed heap behind: give them back. */
 	malloc_trim(0);
 	return ret;
+}
+
+/* The wall clock was set: expiry and warnings are instants and stay; the
+ * periodic reconcile is "ReconcileInterval from now", so it re-arms from
+ * the new now (a step back must not postpone it by the size of the step). */
+static void on_clock_set(struct loop *l, void *arg)
+{
+	struct activator *a = arg;
+
+	if (loop_timer_arm(l, &a->reconcile_timer, loop_now() + a->cfg->reconcile_interval * NSEC_PER_SEC) < 0)
+		oom();
 }
 
 static void on_reconcile(struct loop *l, struct loop_timer *t)
@@ -354,21 +566,40 @@ static json_object *op_activate(struct ctx *c)
 	struct wgotp_error err = { "" };
 	size_t n = 0, n_ch = 0, n_stored = 0, n_perm = 0, n_all;
 	int64_t now = act_now(), duration, expires;
+	const char *origin = req->origin[0] ? req->origin : "admin";
+	struct wgotp_policy pol;
+	struct wgotp_deadline_info di;
 	json_object *r, *arr;
 	int ret;
 
 	if (!u || !u->enabled)
 		return fail(c, PROTO_E_USER, "unknown or disabled user %s", c->user);
+	/* Only an explicit choice made by an admin (wgotpctl) or by the user
+	 * on the portal may set an earlier deadline; a login never does. */
+	if (req->shorten && !wgotp_shorten_allowed(origin))
+		return fail(c, PROTO_E_FORBIDDEN, "\"shorten\" is for origins admin and portal only");
 	r = pick_devices(c, u, devs, &n);
 	if (r)
 		return r;
-	if (req->duration > a->cfg->session_max)
+	/* The policy of every front end (lib/session_policy.c): the user's
+	 * group's limits, then NotAfter. */
+	if (wgotp_policy_get(a->cfg, u->group, &pol) < 0 && rc_managed(u))
+		return fail(c, PROTO_E_DURATION, "%s is in group \"%s\", which has no [Group] section in %s",
+			    c->user, u->group, a->cfg->path ? a->cfg->path : "wgotp.conf");
+	if (req->duration > pol.session_max)
 		return fail(c, PROTO_E_DURATION, "duration %" PRId64 " s is over MaxDuration (%" PRId64 " s)",
-			    req->duration, a->cfg->session_max);
-	duration = wgotp_config_session_duration(a->cfg, req->duration);
-	if (duration <= 0)
-		return fail(c, PROTO_E_DURATION, "no session duration allowed by the policy");
-	expires = now + duration;
+			    req->duration, pol.session_max);
+	ret = wgotp_session_deadline(a->cfg, u->group, now, req->duration, &di);
+	if (ret == -ETIME && rc_managed(u)) {
+		char hhmm[8];
+
+		wgotp_session_local_time(a->cfg, di.cutoff, hhmm, sizeof(hhmm), NULL, 0);
+		return fail(c, PROTO_E_DURATION, "sessions end at %s (NotAfter%s%s): no new session before midnight",
+			    hhmm, a->cfg->session_time_zone ? ", " : "",
+			    a->cfg->session_time_zone ? a->cfg->session_time_zone : "");
+	}
+	duration = di.duration;
+	expires = ret == 0 ? di.expires : now + duration;
 
 	/* Permanent devices (no code needed) only get their peer: no session. */
 	n_all = n;
@@ -405,14 +636,20 @@ static json_object *op_activate(struct ctx *c)
 			return r;
 		s->created = now;
 		s->expires = expires;
-		snprintf(s->origin, sizeof(s->origin), "%s", req->origin[0] ? req->origin : "admin");
+		snprintf(s->origin, sizeof(s->origin), "%s", origin);
 		if (old) {
 			had[i] = true;
 			olds[i] = old->s;
 			s->created = old->s.created;
-			/* a new login extends; it never shortens */
-			if (old->s.expires > s->expires)
-				s->expires = old->s.expires;
+			/* a new login extends; it never shortens (but see shorten) */
+			s->expires = wgotp_session_extend(old->s.expires, s->expires, req->shorten);
+			/* Extend in place: the same key with the same prefixes
+			 * leaves the peer alone (no replace_allowed_ips, whose
+			 * remove-then-insert could drop a packet in between; no
+			 * handshake is touched either way). */
+			if (strcmp(old->s.public_key, s->public_key) == 0 &&
+			    strcmp(old->s.allowed_ips, s->allowed_ips) == 0)
+				continue;
 			/* the device got a new key since: the old peer goes */
 			if (strcmp(old->s.public_key, s->public_key) != 0) {
 				memcpy(ch[n_ch].key, old->key, WGOTP_KEY_LEN);
@@ -453,17 +690,29 @@ static json_object *op_activate(struct ctx *c)
 	r = must(proto_reply_new(req));
 	arr = must(json_object_new_array());
 	for (size_t i = 0; i < n; i++) {
-		if (table_put(&a->table, &news[i], NULL) < 0)
+		struct live *l = NULL;
+
+		if (table_put(&a->table, &news[i], &l) < 0)
 			oom();
+		if (had[i] && news[i].expires != olds[i].expires)
+			l->warn_tries = 0;
+		schedule_warn(a, c->dir, l, now);
 		json_object_array_add(arr, must(proto_session_json(&news[i])));
-		audit("activate", req->origin, &news[i], NULL, "accept", had[i] ? "extended" : "new",
-		      c->client, news[i].expires - now);
+		if (!had[i])
+			audit("activate", origin, &news[i], NULL, "accept", "new", c->client,
+			      news[i].expires - now);
+		else
+			audit_dl("extend", origin, &news[i], NULL, "accept",
+				 news[i].expires > olds[i].expires ? "extended" :
+				 news[i].expires < olds[i].expires ? "shortened" : "unchanged",
+				 c->client, news[i].expires - now, olds[i].expires);
 		act_metrics_event(had[i] ? ACT_EV_EXTEND : ACT_EV_ACTIVATE, req->origin, 1);
 	}
 	json_object_object_add(r, "expires", json_object_new_int64(news[0].expires));
 	json_object_object_add(r, "permanent", json_object_new_boolean(0));
 	json_object_object_add(r, "sessions", arr);
 	arm_expiry(a);
+	arm_warn(a);
 	return r;
 
 undo:
@@ -656,6 +905,7 @@ int act_init(struct activator *a, const struct wgotp_config *cfg, struct loop *l
 	table_init(&a->table);
 	loop_timer_init(&a->expiry_timer, on_expiry);
 	loop_timer_init(&a->reconcile_timer, on_reconcile);
+	loop_timer_init(&a->warn_timer, on_warn);
 
 	/* Without the directory we could not tell managed peers from others:
 	 * refuse to start rather than guess. */
@@ -669,7 +919,13 @@ int act_init(struct activator *a, const struct wgotp_config *cfg, struct loop *l
 	ret = wg_open(cfg, &a->wg, err);
 	if (ret < 0)
 		goto cleanup;
+	if (loop && warn_configured(cfg)) {
+		ret = warner_open(cfg, loop, on_warn_done, a, &a->warner, err);
+		if (ret < 0)
+			goto cleanup;
+	}
 	if (loop) {
+		loop_on_clock_set(loop, on_clock_set, a);
 		ret = loop_timer_arm(loop, &a->reconcile_timer,
 				     loop_now() + cfg->reconcile_interval * NSEC_PER_SEC);
 		if (ret < 0)
@@ -682,11 +938,19 @@ cleanup:
 	return ret;
 }
 
+int act_start(struct activator *a, struct wgotp_error *err)
+{
+	return a->warner ? warner_start(a->warner, err) : 0;
+}
+
 void act_fini(struct activator *a)
 {
+	warner_close(a->warner);
+	a->warner = NULL;
 	if (a->loop) {
 		loop_timer_disarm(a->loop, &a->expiry_timer);
 		loop_timer_disarm(a->loop, &a->reconcile_timer);
+		loop_timer_disarm(a->loop, &a->warn_timer);
 	}
 	table_fini(&a->table);
 	wg_close(a->wg);

@@ -46,6 +46,7 @@ enum {
 	F_IPS = 1 << 3,
 	F_DURATION = 1 << 4,
 	F_ORIGIN = 1 << 5,
+	F_SHORTEN = 1 << 6,
 };
 
 static const struct {
@@ -54,7 +55,8 @@ static const struct {
 	unsigned int allowed;
 	unsigned int required;
 } ops[] = {
-	{ "activate", PROTO_OP_ACTIVATE, F_USER | F_DEVICE | F_KEY | F_IPS | F_DURATION | F_ORIGIN, F_USER },
+	{ "activate", PROTO_OP_ACTIVATE, F_USER | F_DEVICE | F_KEY | F_IPS | F_DURATION | F_ORIGIN | F_SHORTEN,
+	  F_USER },
 	{ "deactivate", PROTO_OP_DEACTIVATE, F_USER | F_DEVICE | F_KEY | F_ORIGIN, F_USER },
 	{ "list", PROTO_OP_LIST, F_USER, 0 },
 	{ "ping", PROTO_OP_PING, 0, 0 },
@@ -70,6 +72,7 @@ static const struct {
 	{ "allowed_ips", F_IPS },
 	{ "duration", F_DURATION },
 	{ "origin", F_ORIGIN },
+	{ "shorten", F_SHORTEN },
 };
 
 const char *proto_op_name(enum proto_op op)
@@ -172,6 +175,11 @@ static int parse_field(const char *name, json_object *v, unsigned int flag,
 		req->duration = json_object_get_int64(v);
 		if (errno || req->duration < 0)
 			return perr_set(perr, PROTO_E_DURATION, "\"duration\" must be 0 or more seconds");
+		return 0;
+	case F_SHORTEN:
+		if (!json_object_is_type(v, json_type_boolean))
+			return perr_set(perr, PROTO_E_REQUEST, "\"shorten\" must be true or false");
+		req->shorten = json_object_get_boolean(v);
 		return 0;
 	}
 	ret = perr_set(perr, PROTO_E_INTERNAL, "field table");

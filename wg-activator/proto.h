@@ -63,6 +63,7 @@ struct proto_request {
 	bool has_ips;			/* allowed_ips was given */
 	int64_t duration;		/* 0 = default */
 	char origin[WGOTP_ORIGIN_MAX];	/* "" when absent */
+	bool shorten;			/* may set an earlier deadline (admin, portal) */
 };
 
 struct proto_error {

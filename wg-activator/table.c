@@ -25,11 +25,13 @@ void table_init(struct table *t)
 {
 	memset(t, 0, sizeof(*t));
 	sched_init(&t->heap);
+	sched_init(&t->warn_heap);
 }
 
 void table_fini(struct table *t)
 {
-	sched_fini(&t->heap);	/* first: it touches the entries */
+	sched_fini(&t->heap);	/* first: they touch the entries */
+	sched_fini(&t->warn_heap);
 	for (size_t b = 0; b < t->n_buckets; b++) {
 		struct live *l = t->buckets[b], *next;
 
@@ -124,6 +126,7 @@ void table_del(struct table *t, struct live *l)
 	if (*pp)
 		*pp = l->next;
 	sched_del(&t->heap, &l->expiry);
+	sched_del(&t->warn_heap, &l->warn);
 	t->n--;
 	free(l);
 }
@@ -143,6 +146,27 @@ struct live *table_pop_expired(struct table *t, int64_t now)
 int table_requeue(struct table *t, struct live *l, int64_t deadline)
 {
 	return sched_set(&t->heap, &l->expiry, deadline);
+}
+
+int table_warn_set(struct table *t, struct live *l, int64_t at)
+{
+	if (at <= 0) {
+		sched_del(&t->warn_heap, &l->warn);
+		return 0;
+	}
+	return sched_set(&t->warn_heap, &l->warn, at);
+}
+
+int64_t table_next_warn(const struct table *t)
+{
+	return sched_next(&t->warn_heap);
+}
+
+struct live *table_pop_warn(struct table *t, int64_t now)
+{
+	struct sched_timer *st = sched_pop_due(&t->warn_heap, now);
+
+	return st ? sched_container_of(st, struct live, warn) : NULL;
 }
 
 struct live *table_first(const struct table *t, struct table_iter *it)

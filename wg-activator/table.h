@@ -19,6 +19,11 @@ struct live {
 	struct wgotp_session s;
 	uint8_t key[WGOTP_KEY_LEN];	/* s.public_key decoded */
 	struct sched_timer expiry;	/* deadline = s.expires */
+	/* The warning before the end ([Session] WarnBefore, ops.c). */
+	struct sched_timer warn;	/* deadline = when to (re)try, seconds */
+	int64_t warned;			/* the s.expires a warning went out for */
+	int64_t warn_busy;		/* the s.expires a send is under way for, 0 = none */
+	int warn_tries;			/* failed sends for s.expires */
 	struct live *next;		/* hash chain */
 	uint64_t hash;
 };
@@ -27,6 +32,7 @@ struct table {
 	struct live **buckets;
 	size_t n_buckets, n;
 	struct sched heap;
+	struct sched warn_heap;		/* the warnings, seconds */
 };
 
 void table_init(struct table *t);
@@ -42,6 +48,12 @@ int64_t table_next_expiry(const struct table *t);
  * stays in the table; table_requeue() puts it back). */
 struct live *table_pop_expired(struct table *t, int64_t now);
 int table_requeue(struct table *t, struct live *l, int64_t deadline);
+
+/* The warning timer of l: at (seconds), or 0 to cancel. -ENOMEM. */
+int table_warn_set(struct table *t, struct live *l, int64_t at);
+int64_t table_next_warn(const struct table *t);
+/* Take the entry whose warning is due at now (it leaves the warn heap). */
+struct live *table_pop_warn(struct table *t, int64_t now);
 
 /* for (struct live *l = table_first(t, &it); l; l = table_next(t, &it)) */
 struct table_iter {

@@ -22,6 +22,7 @@
 
 #include "activator_client.h"
 #include "ctl.h"
+#include "session_policy.h"
 #include "flow.h"
 #include "mail.h"
 #include "secret.h"
@@ -196,21 +197,30 @@ static const char *reason_text(enum wgotp_reason r)
 	case WGOTP_R_DISABLED: return "the user is disabled";
 	case WGOTP_R_NOT_ENROLLED: return "the user has no confirmed TOTP secret";
 	case WGOTP_R_UNKNOWN_DEVICE: return "no such device";
+	case WGOTP_R_AFTER_CUTOFF:
+		return "it is past [Session] NotAfter (the user's group's): no session until midnight";
+	case WGOTP_R_UNKNOWN_GROUP: return "the user's group has no [Group] section in wgotp.conf";
 	case WGOTP_R_UNKNOWN_CHALLENGE: return "no code is pending";
 	default: return wgotp_reason_str(r);
 	}
 }
 
-static int check_duration(const struct wgotp_config *cfg, const char *arg, int64_t *out)
+/* One of the Durations of the user's group (or of [Session]). */
+static int check_duration(const struct wgotp_config *cfg, const char *group, const char *arg,
+			  int64_t *out)
 {
 	char list[128] = "", one[24];
+	struct wgotp_policy pol;
 
 	if (wgotp_parse_duration(arg, out) < 0)
 		return ctl_usage("--duration: \"%s\" is not a duration (4h, 8h ...)", arg);
-	for (int i = 0; i < cfg->n_session_durations; i++) {
-		if (cfg->session_durations[i] == *out)
+	if (wgotp_policy_get(cfg, group, &pol) < 0)
+		return ctl_fail(CTL_FAIL, "the user's group \"%s\" has no [Group] section in %s", group,
+				cfg->path);
+	for (int i = 0; i < pol.n_durations; i++) {
+		if (pol.durations[i] == *out)
 			return CTL_OK;
-		ctl_fmt_duration(cfg->session_durations[i], one, sizeof(one));
+		ctl_fmt_duration(pol.durations[i], one, sizeof(one));
 		if (strlen(list) + strlen(one) + 3 < sizeof(list))
 			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "", one);
 	}
@@ -250,9 +260,11 @@ int cmd_activate(struct ctl *ctl, int argc, char **argv)
 		{ "code", required_argument, NULL, 'C' },
 		{ "device", required_argument, NULL, 'd' },
 		{ "duration", required_argument, NULL, 't' },
+		{ "shorten", no_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *code = NULL, *device = NULL, *duration = NULL;
+	struct wgotp_activation act = { .origin = "admin" };
 	struct wgotp_error err = { "" };
 	struct wgotp_store *store = NULL;
 	struct wgotp_mailer mailer = { 0 }, *mp = NULL;
@@ -272,15 +284,16 @@ int cmd_activate(struct ctl *ctl, int argc, char **argv)
 		case 'C': code = optarg; break;
 		case 'd': device = optarg; break;
 		case 't': duration = optarg; break;
+		case 'S': act.shorten = true; break;
 		default: return ctl_bad_option(argv);
 		}
 	}
 	if (argc - optind != 1)
 		return ctl_usage("needs one EMAIL");
+	if (act.shorten && !duration)
+		return ctl_usage("--shorten needs --duration (the new, shorter length)");
 	status = ctl_config(ctl);
 	if (status != CTL_OK)
-		return status;
-	if (duration && (status = check_duration(ctl->cfg, duration, &dur)) != CTL_OK)
 		return status;
 
 	status = ctl_dir_open(ctl, false, &d);
@@ -291,6 +304,9 @@ int cmd_activate(struct ctl *ctl, int argc, char **argv)
 	if (!u)
 		goto cleanup;
 	snprintf(email, sizeof(email), "%s", u->email);
+	if (duration && (status = check_duration(ctl->cfg, u->group, duration, &dur)) != CTL_OK)
+		goto cleanup;
+	status = CTL_FAIL;
 	if (device && !(dv = wgotp_user_find_device(u, device))) {
 		ctl_fail(CTL_FAIL, "%s has no device \"%s\"", email, device);
 		goto cleanup;
@@ -359,8 +375,10 @@ int cmd_activate(struct ctl *ctl, int argc, char **argv)
 		goto cleanup;
 	}
 
-	ret = wgotp_activator_activate(ctl->cfg, res.user, NULL, res.device[0] ? res.device : NULL,
-				       res.duration, "admin", &expires, &err);
+	act.user = res.user;
+	act.public_key = res.device[0] ? res.device : NULL;
+	act.duration = res.duration;
+	ret = wgotp_activator_activate_ex(ctl->cfg, &act, &expires, &err);
 	if (ret < 0) {
 		ctl_fail(CTL_FAIL, "code accepted, but no session: %s", err.msg);
 		goto cleanup;

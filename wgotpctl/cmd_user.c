@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * wgotpctl user add|del|list|show|enable|disable: the users of
+ * wgotpctl user add|set|del|list|show|enable|disable: the users of
  * users.json. A user who is deleted or disabled loses their live sessions
  * first, so that no peer stays behind that nothing would remove.
  */
@@ -9,10 +9,12 @@
 #include <getopt.h>
 #include <json-c/json.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "audit.h"
 #include "ctl.h"
+#include "session_policy.h"
 
 static int user_add(struct ctl *ctl, int argc, char **argv)
 {
@@ -230,6 +232,7 @@ static struct json_object *user_json(const struct wgotp_user *u)
 	json_object_object_add(o, "email", json_object_new_string(u->email));
 	json_object_object_add(o, "name", u->name ? json_object_new_string(u->name) : NULL);
 	json_object_object_add(o, "method", json_object_new_string(ctl_method_str(u->method)));
+	json_object_object_add(o, "group", u->group ? json_object_new_string(u->group) : NULL);
 	json_object_object_add(o, "totp_state", json_object_new_string(ctl_totp_state_str(u->totp_state)));
 	json_object_object_add(o, "enabled", json_object_new_boolean(u->enabled));
 	json_object_object_add(o, "require_otp", json_object_new_boolean(u->require_otp));
@@ -341,6 +344,8 @@ static int user_show(struct ctl *ctl, int argc, char **argv)
 	printf("email:       %s\n", u->email);
 	printf("name:        %s\n", u->name ? u->name : "");
 	printf("method:      %s\n", ctl_method_str(u->method));
+	if (u->group)
+		printf("group:       %s\n", u->group);
 	if (u->method == WGOTP_METHOD_TOTP)
 		printf("totp:        %s\n", ctl_totp_state_str(u->totp_state));
 	printf("enabled:     %s\n", u->enabled ? "yes" : "no");
@@ -363,8 +368,61 @@ cleanup:
 	return status;
 }
 
+/* set EMAIL --group NAME|"": the [Group NAME] whose session limits apply */
+static int user_set(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "group", required_argument, NULL, 'g' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *group = NULL;
+	struct wgotp_user *u;
+	struct wgotp_policy pol;
+	struct ctl_dir d;
+	char *copy = NULL;
+	int c, status;
+
+	ctl_getopt_reset();
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'g': group = optarg; break;
+		default: return ctl_bad_option(argv);
+		}
+	}
+	if (argc - optind != 1 || !group)
+		return ctl_usage("needs EMAIL --group NAME (\"\" for none)");
+	status = ctl_config(ctl);
+	if (status != CTL_OK)
+		return status;
+	/* an unknown group would refuse every login of the user: say so now */
+	if (*group && wgotp_policy_get(ctl->cfg, group, &pol) < 0)
+		return ctl_fail(CTL_FAIL, "--group: %s has no [Group %s] section", ctl->cfg->path, group);
+	if (*group && !(copy = strdup(group)))
+		return ctl_fail(CTL_FAIL, "out of memory");
+	status = ctl_dir_open(ctl, true, &d);
+	if (status != CTL_OK)
+		goto cleanup;
+	u = ctl_find_user(&d, argv[optind]) ? wgotp_dir_find(d.dir, argv[optind]) : NULL;
+	if (!u) {
+		ctl_dir_close(&d);
+		status = CTL_FAIL;
+		goto cleanup;
+	}
+	free(u->group);
+	u->group = copy;
+	copy = NULL;
+	status = ctl_dir_commit(ctl, &d);
+	if (status == CTL_OK)
+		printf("%s: group %s\n", u->email, u->group ? u->group : "(none)");
+	ctl_dir_close(&d);
+cleanup:
+	free(copy);
+	return status;
+}
+
 static const struct ctl_cmd user_cmds[] = {
 	{ "add", user_add, "EMAIL --method totp|email [--name NAME] [--no-otp]" },
+	{ "set", user_set, "EMAIL --group NAME" },
 	{ "del", user_change, "EMAIL [--force]" },
 	{ "list", user_list, "[--json]" },
 	{ "show", user_show, "EMAIL [--json]" },

@@ -17,7 +17,8 @@
 #   - an OpenSSH jump host with pam_wgotp (a test user, removed on exit).
 # The story, each step timed: the tunnel is blocked -> alice enrolled with
 # her QR code -> RADIUS login with a TOTP code -> the tunnel passes traffic
-# -> bob asks, receives the code by mail, answers the challenge -> the
+# -> bob asks, receives the code by mail, answers the challenge -> a
+# warning mail before the end, bob extends in place -> the
 # sessions expire (DEMO_DURATION, 20 s) -> blocked again -> an SSH
 # jump-host login through pam_wgotp opens and closes a session.
 #
@@ -270,14 +271,17 @@ AUDIT=$WG_TMP/audit.log
 ctl() { "$CTL" -c "$CONF" "$@"; }
 make_conf() {
 	CONF=$("$CTL" init --prefix "$ETC" --interface "$WG_IF_SRV") || return 1
-	# The demo's changes to what init wrote: an audit file, short sessions,
-	# and mail through the local SMTP server.
+	# The demo's changes to what init wrote: an audit file, short sessions
+	# with a warning halfway, and mail through the local SMTP server.
 	sed -i -e "s|^AuditLog = .*|AuditLog = $AUDIT|" \
 		-e "s|^DefaultDuration = .*|DefaultDuration = $DURATION|" \
 		-e "s|^MaxDuration = .*|MaxDuration = $DURATION|" \
 		-e "s|^Durations = .*|Durations = $DURATION|" \
+		-e "/^Durations = /a WarnBefore = $((DURATION_S / 2))s" \
 		-e '/^\[Mail\]/,$d' "$CONF"
 	smtpd_conf >>"$CONF"
+	# bob asks for a second code within the minute (the extend, step 8)
+	printf '\n[Email]\nResendInterval = 5s\n' >>"$CONF"
 }
 must "a test CA and an SMTP server on 127.0.0.1 (STARTTLS, AUTH)" \
 	eval 'mail_setup && smtpd_start inbox --mechanisms PLAIN' || step_end
@@ -366,7 +370,8 @@ must "Access-Request (empty password) -> Access-Challenge (the mail is sent befo
 	radius Access-Challenge "User-Name = \"$BOB\", User-Password = \"\"" || step_end
 STATE=$(rad_reply State)
 say "Reply-Message: $(rad_reply Reply-Message)"
-MSG=$(find "$SMTPD_DIR" -name 'msg-*.eml' | sort -V | tail -n 1)
+# the newest code mail (alice's warning may arrive meanwhile)
+MSG=$(grep -l '^Subject: Your VPN code' "$SMTPD_DIR"/msg-*.eml 2>/dev/null | sort -V | tail -n 1)
 must "a mail arrived in the SMTP server's inbox" test -n "$MSG" || step_end
 say "the inbox ($MSG):"
 py_mail "$MSG" '"\n".join("%s: %s" % (h, m[h]) for h in ("From", "To", "Subject", "Date")) + "\n\n" + m.get_content().rstrip()' | indent
@@ -389,6 +394,39 @@ step "The admin's view: wgotpctl sessions" \
 must "wgotpctl sessions" eval 'SESS=$(ctl sessions)'
 printf '%s\n' "$SESS" | indent
 must "two active sessions" test "$(printf '%s\n' "$SESS" | grep -c ' active ')" = 2
+step_end
+
+# ---- step 7b: the warning, and an extend in place -------------------------
+step "A warning before the end, and an extend in place" \
+	"[Session] WarnBefore: wg-activator mails each user before the session" \
+	"ends. bob logs in again before the end: his session is extended" \
+	"without touching the peer (same handshake, no packet lost)."
+wait_warning() {	# ADDRESS: the warning mail to ADDRESS, within the session
+	local end=$(( $(date +%s) + DURATION_S + 5 )) f
+	while [ "$(date +%s)" -lt "$end" ]; do
+		f=$(grep -l "^To: $1" $(grep -l '^Subject: Your VPN session' "$SMTPD_DIR"/msg-*.eml 2>/dev/null) /dev/null 2>/dev/null | grep -v '^/dev/null$' | head -n 1)
+		[ -n "$f" ] && { WARN_MSG=$f; return 0; }
+		sleep 0.2
+	done
+	return 1
+}
+must "the warning to $BOB arrived, $((DURATION_S / 2)) s before his end" wait_warning "$BOB" || step_end
+py_mail "$WARN_MSG" '"\n".join("%s: %s" % (h, m[h]) for h in ("To", "Subject")) + "\n\n" + m.get_content().rstrip()' | indent
+HS1=$(wg show "$WG_IF_SRV" latest-handshakes | awk -v k="$B_PUB" '$1 == k {print $2}')
+must "bob asks again: Access-Challenge, a new code by mail" \
+	radius Access-Challenge "User-Name = \"$BOB\", User-Password = \"\"" || step_end
+STATE=$(rad_reply State)
+MSG=$(grep -l '^Subject: Your VPN code' "$SMTPD_DIR"/msg-*.eml | sort -V | tail -n 1)
+BCODE=$(py_mail "$MSG" '" ".join(__import__("re").findall(r"(?<![0-9])[0-9]{6}(?![0-9])", m.get_content()))')
+must "the answer extends bob's session: Access-Accept" \
+	radius Access-Accept "User-Name = \"$BOB\", State = $STATE, User-Password = \"$BCODE\"" || step_end
+say "Reply-Message: $(rad_reply Reply-Message)"
+must "wg-activator's audit line says event=extend with both deadlines" \
+	grep -q "event=extend origin=radius user=\"$BOB\".*old_expires=.* expires=" "$ACT_LOG"
+grep "event=extend origin=radius user=\"$BOB\"" "$ACT_LOG" | tail -n 1 | indent
+HS2=$(wg show "$WG_IF_SRV" latest-handshakes | awk -v k="$B_PUB" '$1 == k {print $2}')
+must "bob's peer kept its handshake ($HS1 = $HS2): it was not touched" test -n "$HS1" -a "$HS1" = "$HS2"
+must "bob's laptop -> 10.231.0.1 through the tunnel" ping_b_wait 3
 step_end
 
 # ---- step 8: expiry -------------------------------------------------------

@@ -3,7 +3,7 @@
  * A command line over lib/activator_client, for the integration tests
  * and benchmarks:
  *   act_client -c CONF ping
- *   act_client -c CONF activate USER [DEVICE|-] [DURATION]
+ *   act_client -c CONF activate USER [DEVICE|-] [DURATION [ORIGIN [shorten]]]
  *   act_client -c CONF activate-key USER KEY [DURATION]
  *   act_client -c CONF deactivate USER [DEVICE]
  *   act_client -c CONF list [USER]
@@ -67,11 +67,15 @@ int main(int argc, char **argv)
 		if (ret == 0)
 			printf("%s %s %" PRId64 "\n", st.interface, st.backend, st.sessions);
 	} else if (!strcmp(cmd, "activate") && argc >= 5) {
-		const char *dev = argc >= 6 && strcmp(argv[5], "-") ? argv[5] : NULL;
+		struct wgotp_activation a = {
+			.user = argv[4],
+			.device = argc >= 6 && strcmp(argv[5], "-") ? argv[5] : NULL,
+			.duration = argc >= 7 ? strtoll(argv[6], NULL, 10) : 0,
+			.origin = argc >= 8 ? argv[7] : "admin",
+			.shorten = argc >= 9 && !strcmp(argv[8], "shorten"),
+		};
 
-		ret = wgotp_activator_activate(cfg, argv[4], dev, NULL,
-					       argc >= 7 ? strtoll(argv[6], NULL, 10) : 0, "admin",
-					       &expires, &err);
+		ret = wgotp_activator_activate_ex(cfg, &a, &expires, &err);
 		if (ret == 0)
 			printf("%" PRId64 "\n", expires);
 	} else if (!strcmp(cmd, "activate-key") && argc >= 6) {

@@ -136,6 +136,42 @@ static void test_table(void)
 	table_fini(&t);
 }
 
+/* The warning heap beside the expiry heap: its own order, kept across a
+ * replace (an extend), gone with the entry. */
+static void test_warn_heap(void)
+{
+	struct table t;
+	struct wgotp_session s;
+	struct live *a, *b;
+
+	table_init(&t);
+	session(&s, "a@example.com", "laptop", 1000);
+	table_put(&t, &s, &a);
+	session(&s, "b@example.com", "laptop", 900);
+	table_put(&t, &s, &b);
+	is_int(table_next_warn(&t), SCHED_NONE, "no warning armed");
+	is_int(table_warn_set(&t, a, 985), 0, "a: warn at 985 (15 s before 1000)");
+	is_int(table_warn_set(&t, b, 990), 0, "b: warn at 990");
+	is_int(table_next_warn(&t), 985, "the earliest warning first, whatever the expiries");
+	ok(table_pop_warn(&t, 984) == NULL, "nothing due at 984");
+	ok(table_pop_warn(&t, 985) == a, "a due at its second");
+	ok(table_pop_warn(&t, 985) == NULL, "  once");
+	is_int(table_next_expiry(&t), 900, "the expiry heap is untouched");
+	session(&s, "b@example.com", "laptop", 2000);
+	b->warned = 900;
+	table_put(&t, &s, &b);
+	is_int(table_next_warn(&t), 990, "an extend keeps the armed warning (ops.c re-arms it)");
+	is_int(b->warned, 900, "  and what was warned");
+	is_int(table_warn_set(&t, b, 1985), 0, "re-armed for the new end");
+	is_int(table_next_warn(&t), 1985, "  moved");
+	is_int(table_warn_set(&t, b, 0), 0, "cancel");
+	is_int(table_next_warn(&t), SCHED_NONE, "  none left");
+	table_warn_set(&t, a, 5);
+	table_del(&t, a);
+	is_int(table_next_warn(&t), SCHED_NONE, "a deleted entry leaves the warn heap");
+	table_fini(&t);
+}
+
 static void test_ips_format(void)
 {
 	struct wgotp_cidr c[2];
@@ -153,6 +189,7 @@ int main(void)
 	test_exact();
 	test_order();
 	test_table();
+	test_warn_heap();
 	test_ips_format();
 	return done_testing();
 }

@@ -838,6 +838,34 @@ static void test_device_otp(const char *tmp)
 	free(path);
 }
 
+/* "group": the [Group NAME] of wgotp.conf whose session limits apply. */
+static void test_group(const char *tmp)
+{
+	struct wgotp_directory *d = NULL, *e = NULL;
+	struct wgotp_error err;
+	char *path = fmt("%s/users-group.json", tmp);
+	const struct wgotp_user *u;
+
+	if (parse(doc("", ", \"group\": \"contractors\"", K2, "\"10.8.0.3/32\""), &d, &err)) {
+		ok(0, "a user with a group: %s", err.msg);
+		return;
+	}
+	u = wgotp_dir_find(d, "bob@example.com");
+	ok(u && u->group && !strcmp(u->group, "contractors"), "\"group\" is read");
+	u = wgotp_dir_find(d, "alice@example.com");
+	ok(u && !u->group, "  absent: no group");
+	is_int(wgotp_dir_save(d, path, &err), 0, "save a user with a group");
+	is_int(wgotp_dir_load(path, &e, &err), 0, "  load it again");
+	u = e ? wgotp_dir_find(e, "bob@example.com") : NULL;
+	ok(u && u->group && !strcmp(u->group, "contractors"), "  the group survives the round trip");
+	wgotp_dir_free(d);
+	wgotp_dir_free(e);
+	free(path);
+	bad("a group with a space", doc("", ", \"group\": \"a b\"", K2, "\"10.8.0.3/32\""),
+	    "user \"bob@example.com\": \"group\" is not 1 to 64", NULL);
+	bad("a group number", doc("", ", \"group\": 7", K2, "\"10.8.0.3/32\""), "\"group\" is not", NULL);
+}
+
 int main(void)
 {
 	char *tmp = tu_tmpdir();
@@ -850,6 +878,7 @@ int main(void)
 	test_save(tmp);
 	test_edits(tmp);
 	test_device_otp(tmp);
+	test_group(tmp);
 	tu_rmdir(tmp);
 	tmp = tu_tmpdir();
 	test_cache(tmp);

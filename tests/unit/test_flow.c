@@ -105,7 +105,7 @@ static const char users_json[] =
 static void fx_setup(struct fx *x, enum wgotp_unknown_user unknown)
 {
 	struct wgotp_error err = { "" };
-	struct wgotp_mailer m = { record_send, NULL, NULL };
+	struct wgotp_mailer m = { .send_code = record_send };
 	char *p;
 
 	memset(x, 0, sizeof(*x));
@@ -225,6 +225,33 @@ static void test_totp(void)
 	begin(&x, "carol@example.com", next, &r);
 	is_int(r.reason, WGOTP_R_DISABLED, "disabled user: reason disabled (audit only)");
 	fx_teardown(&x);
+}
+
+/* --- session policy: the accept carries the capped deadline ----------------- */
+static void test_cutoff(void)
+{
+	struct fx x;
+	struct wgotp_result r;
+	char code[8];
+	const int64_t cut = T0 - 30 + 3600;	/* T0 is 22:13:30 UTC: NotAfter 23:13 */
+
+	setenv("TZ", "UTC", 1);
+	tzset();
+	fx_setup(&x, WGOTP_UNKNOWN_EMAIL);
+	x.cfg->session_not_after = 23 * 60 + 13;
+	totp_at(T0, 0, code);
+	is_int(begin(&x, "alice@example.com", code, &r), 0, "NotAfter 23:13, a login at 22:13:30");
+	is_int(r.verdict, WGOTP_ACCEPT, "  accept");
+	is_int(r.expires, cut, "  expires at NotAfter, not after 8 h");
+	x.clock.now = cut;
+	totp_at(cut, 0, code);
+	begin(&x, "alice@example.com", code, &r);
+	is_int(r.verdict, WGOTP_REJECT, "a right code at NotAfter exactly: reject");
+	is_int(r.reason, WGOTP_R_AFTER_CUTOFF, "  reason after_cutoff");
+	is_str(wgotp_reason_str(r.reason), "after_cutoff", "  named in the audit log");
+	fx_teardown(&x);
+	unsetenv("TZ");
+	tzset();
 }
 
 /* --- email ---------------------------------------------------------------- */
@@ -909,6 +936,7 @@ int main(void)
 {
 	wgotp_log_set_sink(capture, NULL, WGOTP_LOG_DEBUG);
 	test_totp();
+	test_cutoff();
 	test_email();
 	test_unknown();
 	test_limits();

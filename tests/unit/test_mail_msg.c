@@ -281,8 +281,54 @@ static void test_buf(void)
 	is_int(wgotp_buf_take(&b, &s, NULL), -EFBIG, "a buffer over its limit fails");
 }
 
+/* The warning before a session ends: its own placeholders, not the code's. */
+static void test_warn(void)
+{
+	struct wgotp_mail_warn w = {
+		.to = "bob@example.com", .device = "laptop", .end_text = "17:45",
+		.date_text = "2026-03-29", .end = 1774800000, .now = 1774800000 - 900,
+	};
+	struct wgotp_mail_message msg;
+	struct wgotp_error err;
+	char *dir = tu_tmpdir(), *p;
+
+	is_int(wgotp_mail_compose_warn(NULL, NULL, "vpn@example.com", "vpn1", &w, &msg, &err), 0,
+	       "compose the default warning");
+	is_str(msg.subject, "Your VPN session on laptop ends at 17:45", "  subject names device and end");
+	ok(strstr(msg.body, "ends at 17:45 (2026-03-29), in 15 minutes.") != NULL, "  body: %s", msg.body);
+	ok(strstr(msg.body, "vpn1") != NULL, "  and the host");
+	wgotp_mail_message_clear(&msg);
+	is_int(wgotp_mail_compose_warn("%{device} until %{end}, %{left} left", "%{address} %{date}\n",
+				       "vpn@example.com", "vpn1", &w, &msg, &err), 0, "custom templates");
+	is_str(msg.subject, "laptop until 17:45, 15 minutes left", "  subject expanded");
+	is_str(msg.body, "bob@example.com 2026-03-29\n", "  body expanded");
+	wgotp_mail_message_clear(&msg);
+	is_int(wgotp_mail_warn_template_check("ends %{code}", true, &err), -EINVAL,
+	       "%%{code} is refused in a warning template");
+	ok(strstr(err.msg, "%{device}") != NULL, "  the message lists the warning's placeholders: %s", err.msg);
+	is_int(wgotp_mail_template_check("%{device}", true, &err), -EINVAL,
+	       "%%{device} is refused in a code template");
+	is_int(wgotp_mail_compose_warn("%{end}\nBcc: x@evil", NULL, "vpn@example.com", "vpn1", &w, &msg,
+				       &err), -EINVAL, "a subject with a line break is refused");
+	w.device = "lap\r\ntop";
+	is_int(wgotp_mail_compose_warn(NULL, NULL, "vpn@example.com", "vpn1", &w, &msg, &err), -EINVAL,
+	       "a device name with CR LF is refused");
+	p = tu_write(dir, "warn.txt", "Bye at %{end}\r\n", 0644);
+	{
+		char *out = NULL;
+
+		is_int(wgotp_mail_warn_template_load(p, &out, &err), 0, "a warning body file loads");
+		is_str(out, "Bye at %{end}\n", "  CRLF made LF");
+		free(out);
+		is_int(wgotp_mail_template_load(p, &out, &err), -EINVAL, "  but not as a code template");
+	}
+	free(p);
+	tu_rmdir(dir);
+}
+
 int main(void)
 {
+	test_warn();
 	test_checks();
 	test_expand();
 	test_compose_rfc5322();
