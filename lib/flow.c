@@ -99,6 +99,8 @@ const char *wgotp_reason_message(enum wgotp_reason r)
 		return "Too many attempts: please wait and try again later";
 	case WGOTP_R_CHALLENGE_RESENT_LIMIT:
 		return "A code was sent moments ago: please wait a minute and log in again";
+	case WGOTP_R_AFTER_CUTOFF:
+		return "No new VPN session today: it is past the time sessions end";
 	default:
 		return "The code was not accepted";
 	}

@@ -49,7 +49,7 @@ enum wgotp_reason {
 	WGOTP_R_AFTER_CUTOFF,		/* at or after [Session] NotAfter: no session today */
 	WGOTP_R_UNKNOWN_GROUP,		/* users.json names a group wgotp.conf has not */
 };
-#define WGOTP_N_REASONS (WGOTP_R_UNKNOWN_DEVICE + 1)	/* keep with the last reason */
+#define WGOTP_N_REASONS (WGOTP_R_UNKNOWN_GROUP + 1)	/* keep with the last reason */
 
 const char *wgotp_reason_str(enum wgotp_reason r);
 

@@ -570,6 +570,7 @@ static json_object *op_activate(struct ctx *c)
 	struct wgotp_policy pol;
 	struct wgotp_deadline_info di;
 	json_object *r, *arr;
+	bool managed = false;
 	int ret;
 
 	if (!u || !u->enabled)
@@ -581,16 +582,19 @@ static json_object *op_activate(struct ctx *c)
 	r = pick_devices(c, u, devs, &n);
 	if (r)
 		return r;
+	/* Does any device asked for need a session (and so the policy)? */
+	for (size_t i = 0; i < n; i++)
+		managed = managed || rc_managed(u, devs[i]);
 	/* The policy of every front end (lib/session_policy.c): the user's
 	 * group's limits, then NotAfter. */
-	if (wgotp_policy_get(a->cfg, u->group, &pol) < 0 && rc_managed(u))
+	if (wgotp_policy_get(a->cfg, u->group, &pol) < 0 && managed)
 		return fail(c, PROTO_E_DURATION, "%s is in group \"%s\", which has no [Group] section in %s",
 			    c->user, u->group, a->cfg->path ? a->cfg->path : "wgotp.conf");
 	if (req->duration > pol.session_max)
 		return fail(c, PROTO_E_DURATION, "duration %" PRId64 " s is over MaxDuration (%" PRId64 " s)",
 			    req->duration, pol.session_max);
 	ret = wgotp_session_deadline(a->cfg, u->group, now, req->duration, &di);
-	if (ret == -ETIME && rc_managed(u)) {
+	if (ret == -ETIME && managed) {
 		char hhmm[8];
 
 		wgotp_session_local_time(a->cfg, di.cutoff, hhmm, sizeof(hhmm), NULL, 0);

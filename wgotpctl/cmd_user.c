@@ -116,22 +116,25 @@ cleanup:
 	return status;
 }
 
-/* set EMAIL [--method totp|email] [--otp required|none] [--name NAME] */
+/* set EMAIL [--method totp|email] [--otp required|none] [--name NAME]
+ *   [--group NAME|""]: the [Group NAME] whose session limits apply */
 static int user_set(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "method", required_argument, NULL, 'm' },
 		{ "otp", required_argument, NULL, 'o' },
 		{ "name", required_argument, NULL, 'n' },
+		{ "group", required_argument, NULL, 'g' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *method = NULL, *otp = NULL, *name = NULL;
+	const char *method = NULL, *otp = NULL, *name = NULL, *group = NULL;
+	struct wgotp_policy pol;
 	struct wgotp_audit au = { .event = "user_set", .origin = "admin", .client = "wgotpctl",
 				  .result = "accept" };
 	enum wgotp_method m = WGOTP_METHOD_EMAIL;
 	bool require = true, *was = NULL;
 	/* One audit line per change, each reason one token (doc/audit-log.md). */
-	char reasons[3][24], *copy = NULL;
+	char reasons[4][24], *copy = NULL;
 	int n_reasons = 0;
 	struct wgotp_user *u;
 	struct ctl_dir d = { .lock_fd = -1 };
@@ -143,13 +146,22 @@ static int user_set(struct ctl *ctl, int argc, char **argv)
 		case 'm': method = optarg; break;
 		case 'o': otp = optarg; break;
 		case 'n': name = optarg; break;
+		case 'g': group = optarg; break;
 		default: return ctl_bad_option(argv);
 		}
 	}
 	if (argc - optind != 1)
 		return ctl_usage("needs one EMAIL");
-	if (!method && !otp && !name)
-		return ctl_usage("nothing to set (--method, --otp or --name)");
+	if (!method && !otp && !name && !group)
+		return ctl_usage("nothing to set (--method, --otp, --name or --group)");
+	if (group && *group) {
+		/* an unknown group would refuse every login of the user: say so now */
+		status = ctl_config(ctl);
+		if (status != CTL_OK)
+			return status;
+		if (wgotp_policy_get(ctl->cfg, group, &pol) < 0)
+			return ctl_fail(CTL_FAIL, "--group: %s has no [Group %s] section", ctl->cfg->path, group);
+	}
 	if (method && !strcmp(method, "totp"))
 		m = WGOTP_METHOD_TOTP;
 	else if (method && strcmp(method, "email"))
@@ -179,6 +191,17 @@ static int user_set(struct ctl *ctl, int argc, char **argv)
 			free(copy);
 		copy = NULL;
 		snprintf(reasons[n_reasons++], sizeof(reasons[0]), "name");
+	}
+	if (group) {
+		copy = *group ? strdup(group) : NULL;
+		if (*group && !copy) {
+			ctl_fail(CTL_FAIL, "out of memory");
+			goto cleanup;
+		}
+		free(u->group);
+		u->group = copy;
+		copy = NULL;
+		snprintf(reasons[n_reasons++], sizeof(reasons[0]), "group");
 	}
 	if (method && m != u->method) {
 		/* To email: the authenticator secret is no longer used, it goes.
@@ -368,65 +391,12 @@ cleanup:
 	return status;
 }
 
-/* set EMAIL --group NAME|"": the [Group NAME] whose session limits apply */
-static int user_set(struct ctl *ctl, int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "group", required_argument, NULL, 'g' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *group = NULL;
-	struct wgotp_user *u;
-	struct wgotp_policy pol;
-	struct ctl_dir d;
-	char *copy = NULL;
-	int c, status;
-
-	ctl_getopt_reset();
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'g': group = optarg; break;
-		default: return ctl_bad_option(argv);
-		}
-	}
-	if (argc - optind != 1 || !group)
-		return ctl_usage("needs EMAIL --group NAME (\"\" for none)");
-	status = ctl_config(ctl);
-	if (status != CTL_OK)
-		return status;
-	/* an unknown group would refuse every login of the user: say so now */
-	if (*group && wgotp_policy_get(ctl->cfg, group, &pol) < 0)
-		return ctl_fail(CTL_FAIL, "--group: %s has no [Group %s] section", ctl->cfg->path, group);
-	if (*group && !(copy = strdup(group)))
-		return ctl_fail(CTL_FAIL, "out of memory");
-	status = ctl_dir_open(ctl, true, &d);
-	if (status != CTL_OK)
-		goto cleanup;
-	u = ctl_find_user(&d, argv[optind]) ? wgotp_dir_find(d.dir, argv[optind]) : NULL;
-	if (!u) {
-		ctl_dir_close(&d);
-		status = CTL_FAIL;
-		goto cleanup;
-	}
-	free(u->group);
-	u->group = copy;
-	copy = NULL;
-	status = ctl_dir_commit(ctl, &d);
-	if (status == CTL_OK)
-		printf("%s: group %s\n", u->email, u->group ? u->group : "(none)");
-	ctl_dir_close(&d);
-cleanup:
-	free(copy);
-	return status;
-}
-
 static const struct ctl_cmd user_cmds[] = {
 	{ "add", user_add, "EMAIL --method totp|email [--name NAME] [--no-otp]" },
-	{ "set", user_set, "EMAIL --group NAME" },
 	{ "del", user_change, "EMAIL [--force]" },
 	{ "list", user_list, "[--json]" },
 	{ "show", user_show, "EMAIL [--json]" },
-	{ "set", user_set, "EMAIL [--method totp|email] [--otp required|none] [--name NAME]" },
+	{ "set", user_set, "EMAIL [--method totp|email] [--otp required|none] [--name NAME] [--group NAME]" },
 	{ "enable", user_change, "EMAIL" },
 	{ "disable", user_change, "EMAIL [--force]" },
 	{ NULL, NULL, NULL },

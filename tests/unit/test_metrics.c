@@ -175,7 +175,7 @@ static void test_flow(void)
 	struct wgotp_store *store = NULL;
 	struct wgotp_flow *f = NULL;
 	struct wgotp_metrics *m = NULL;
-	struct wgotp_mailer mailer = { record_send, NULL, NULL };
+	struct wgotp_mailer mailer = { .send_code = record_send };
 	struct wgotp_request req = { .user = "bob@example.com", .origin = "pam" };
 	struct wgotp_result r, a;
 	char *dir = path_in("flow"), *mpath;
