@@ -25,6 +25,7 @@
 #include <json-c/json.h>
 
 #include "directory.h"
+#include "invite.h"
 #include "file.h"
 #include "secret.h"
 
@@ -711,6 +712,11 @@ static int parse_user(const char *file, const char *email, struct json_object *o
 			ret = parse_bool(file, email, k, v, &u->require_otp, err);
 			if (ret)
 				goto cleanup;
+		} else if (!strcmp(k, "invite")) {
+			if (wgotp_invite_from_json(v, &u->invite) < 0) {
+				ret = user_error(err, EINVAL, file, email, "\"invite\" is not a valid invitation");
+				goto cleanup;
+			}
 		} else if (!strcmp(k, "devices")) {
 			if (!json_object_is_type(v, json_type_array)) {
 				ret = user_error(err, EINVAL, file, email, "\"devices\" is not an array");
@@ -944,6 +950,8 @@ static struct json_object *user_to_json(const struct wgotp_user *u)
 	ret = ret ?: obj_add(o, "totp_state", json_object_new_string(state_name(u->totp_state)));
 	ret = ret ?: obj_add(o, "enabled", json_object_new_boolean(u->enabled));
 	ret = ret ?: obj_add(o, "require_otp", json_object_new_boolean(u->require_otp));
+	if (u->invite.mac[0])
+		ret = ret ?: obj_add(o, "invite", wgotp_invite_to_json(&u->invite));
 	ret = ret ?: obj_add(o, "devices", devs = json_object_new_array());
 	if (ret)
 		goto fail;

@@ -53,6 +53,14 @@ struct wgotp_device {
 	size_t n_allowed_ips;
 };
 
+/* A pending invitation to enrol (lib/invite.h); mac[0] == 0: none. */
+struct wgotp_invite {
+	char mac[65];			/* hex HMAC of the token */
+	int64_t expires;
+	bool opened;			/* the secret was handed out once */
+	int tries;			/* wrong codes so far */
+};
+
 struct wgotp_user {
 	char *email;			/* lower case */
 	char *name;			/* may be NULL */
@@ -63,6 +71,7 @@ struct wgotp_user {
 	bool require_otp;
 	struct wgotp_device *devices;
 	size_t n_devices;
+	struct wgotp_invite invite;	/* "invite", written by wgotpctl and wgotp-dird */
 };
 
 struct wgotp_directory {
