@@ -42,6 +42,29 @@ static int mailer_send(void *arg, const struct wgotp_mail_code *m, struct wgotp_
 	return ret;
 }
 
+int wgotp_mailer_send_text(const struct wgotp_mailer *m, const char *to, const char *subject,
+			   const char *body, int64_t now, struct wgotp_error *err)
+{
+	const struct wgotp_mail_code mc = { .to = to, .code = "", .now = now };
+	struct mailer *ml;
+	struct wgotp_mail_message msg = { 0 };
+	struct wgotp_deadline dl;
+	int ret;
+
+	if (!m || m->send_code != mailer_send)
+		return wgotp_error_set(err, ENOSYS, "no mail transport");
+	if (strstr(subject, "%{") || strstr(body, "%{"))
+		return wgotp_error_set(err, EINVAL, "the text holds a placeholder");
+	ml = m->arg;
+	wgotp_deadline_start(&dl, ml->timeout_ms);
+	ret = wgotp_mail_compose(subject, body, ml->from, ml->host, &mc, &msg, err);
+	if (ret < 0)
+		return ret;
+	ret = ml->t.send(ml->t.state, &msg, now, &dl, err);
+	wgotp_mail_message_clear(&msg);
+	return ret;
+}
+
 static void mailer_free(void *arg)
 {
 	struct mailer *ml = arg;

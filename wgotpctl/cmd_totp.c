@@ -201,17 +201,22 @@ cleanup:
 	return status;
 }
 
+/* The admin's way out (a lost phone): --force, since the user can no
+ * longer sign in until they enrol again; audited. */
 static int totp_reset(struct ctl *ctl, int argc, char **argv)
 {
 	struct wgotp_user *u;
 	struct ctl_dir d = { .lock_fd = -1 };
+	bool force = false;
 	int status;
 
-	ctl_getopt_reset();
-	if (getopt_long(argc, argv, "", (const struct option[]){ { NULL, 0, NULL, 0 } }, NULL) != -1)
-		return ctl_bad_option(argv);
+	status = ctl_force_opt(argc, argv, &force);
+	if (status != CTL_OK)
+		return status;
 	if (argc - optind != 1)
 		return ctl_usage("needs one EMAIL");
+	if (!force)
+		return ctl_usage("--force is required: the user cannot sign in until they enrol again");
 	status = ctl_dir_open(ctl, true, &d);
 	if (status != CTL_OK)
 		return status;
@@ -223,9 +228,17 @@ static int totp_reset(struct ctl *ctl, int argc, char **argv)
 		ctl_fail(CTL_FAIL, "cannot reset the TOTP secret");
 		goto cleanup;
 	}
+	memset(&u->invite, 0, sizeof(u->invite));
 	status = ctl_dir_commit(ctl, &d);
-	if (status == CTL_OK)
-		printf("TOTP secret of %s removed (wgotpctl totp enroll %s)\n", u->email, u->email);
+	if (status == CTL_OK) {
+		struct wgotp_audit a = {
+			.event = "totp_reset", .origin = "admin", .user = u->email, .client = "wgotpctl",
+			.method = "totp", .result = "accept", .reason = "forced",
+		};
+
+		wgotp_audit(&a);
+		printf("TOTP secret of %s removed (wgotpctl invite %s)\n", u->email, u->email);
+	}
 cleanup:
 	ctl_dir_close(&d);
 	return status;
@@ -234,7 +247,7 @@ cleanup:
 static const struct ctl_cmd totp_cmds[] = {
 	{ "enroll", totp_enroll, "EMAIL [--png FILE] [--svg FILE] [--no-qr]" },
 	{ "confirm", totp_confirm, "EMAIL CODE" },
-	{ "reset", totp_reset, "EMAIL" },
+	{ "reset", totp_reset, "EMAIL --force" },
 	{ NULL, NULL, NULL },
 };
 

@@ -20,6 +20,7 @@ static const struct ctl_cmd commands[] = {
 	{ "user", cmd_user, "add|del|list|show|enable|disable ..." },
 	{ "device", cmd_device, "add|del ..." },
 	{ "totp", cmd_totp, "enroll|confirm|reset ..." },
+	{ "invite", cmd_invite, "EMAIL [--print]" },
 	{ "sessions", cmd_sessions, "[--json]" },
 	{ "activate", cmd_activate, "EMAIL --code CODE [--device NAME] [--duration DURATION]" },
 	{ "deactivate", cmd_deactivate, "EMAIL [--device NAME]" },
@@ -67,13 +68,14 @@ static void help(FILE *f, const char *conf_arg)
 		"usage: wgotpctl [-c FILE] [--json] COMMAND [ARGS]\n"
 		"\n"
 		"  init [--prefix DIR] [--interface IF] [--group GROUP]\n"
-		"  user add EMAIL --method totp|email [--name NAME] [--no-otp]\n"
+		"  user add EMAIL --method totp|email [--name NAME] [--no-otp] [--invite [--print]]\n"
 		"  user del EMAIL [--force] | list | show EMAIL | enable EMAIL | disable EMAIL [--force]\n"
 		"  device add EMAIL NAME --public-key KEY --allowed-ips CIDR[,CIDR]\n"
 		"  device del EMAIL NAME [--force]\n"
 		"  totp enroll EMAIL [--png FILE] [--svg FILE] [--no-qr]\n"
 		"  totp confirm EMAIL CODE\n"
-		"  totp reset EMAIL\n"
+		"  totp reset EMAIL --force\n"
+		"  invite EMAIL [--print]\n"
 		"  sessions [--json]\n"
 		"  activate EMAIL [--code CODE] [--device NAME] [--duration %s]\n"
 		"  deactivate EMAIL [--device NAME]\n"

@@ -279,9 +279,9 @@ check "... each refused as a wrong code" err_has "wrong code"
 totp_settle
 expect 2 "after MaxFailures even the right code is refused" activate carol@example.com --code "$(code_at "$CS")"
 check "... by the rate limit" err_has "rate limit"
-expect 0 "totp reset" totp reset carol@example.com
+expect 0 "totp reset" totp reset --force carol@example.com
 check "carol's secret is gone" test "$(json '"totp_secret" in d["users"]["carol@example.com"], d["users"]["carol@example.com"]["totp_state"]' <"$T/etc/users.json")" = "(False, 'none')"
-expect 2 "totp reset of an unknown user" totp reset nobody@example.com
+expect 2 "totp reset of an unknown user" totp reset --force nobody@example.com
 check "no TOTP secret in the audit log" not grep -q -e "$SECRET" -e "$CS" "$T/audit.log"
 
 # --- sessions without wg-activator ----------------------------------------------
