@@ -10,6 +10,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "activator_client.h"
 #include "encoding.h"
 #include "invite.h"
 #include "otp.h"
@@ -216,6 +217,28 @@ int wgotp_invite_find(const struct wgotp_flow *f, struct wgotp_directory *dir, c
 bool wgotp_invite_pending(const struct wgotp_invite *inv, int64_t now)
 {
 	return inv->mac[0] && inv->expires > now;
+}
+
+int wgotp_dird_call(const struct wgotp_config *cfg, json_object *req, json_object **reply,
+		    char *code, size_t code_len, struct wgotp_error *err)
+{
+	const struct wgotp_line_peer pe = {
+		.path = cfg->dird_socket, .name = "wgotp-dird",
+		.connect_timeout_ms = 2000, .reply_timeout_ms = 5000,
+		.version = 1, .max_msg = 4096,
+	};
+	json_object *v;
+	int ret;
+
+	code[0] = '\0';
+	ret = wgotp_line_call(&pe, req, reply, err);
+	if (ret < 0)
+		return ret;
+	if (json_object_object_get_ex(*reply, "error", &v)) {
+		snprintf(code, code_len, "%s", json_object_get_string(v));
+		return -EINVAL;
+	}
+	return 0;
 }
 
 int wgotp_dir_lock(const char *path, struct wgotp_error *err)

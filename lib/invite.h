@@ -54,6 +54,15 @@ int wgotp_invite_find(const struct wgotp_flow *f, struct wgotp_directory *dir, c
 /* Is there a live invitation (for wgotpctl user show)? */
 bool wgotp_invite_pending(const struct wgotp_invite *inv, int64_t now);
 
+/*
+ * One request to wgotp-dird ([Dird] Socket): req (consumed) gets
+ * "version"; 0 with *reply (an object, put by the caller) when the daemon
+ * answered ok; -EINVAL with *reply and code set to its "error" when it
+ * refused; another negative errno (err set) when it could not be reached.
+ */
+int wgotp_dird_call(const struct wgotp_config *cfg, json_object *req, json_object **reply,
+		    char *code, size_t code_len, struct wgotp_error *err);
+
 /* Lock the directory holding users.json for an edit (flock on the
  * directory, LOCK_EX: the file itself is replaced by rename on every
  * save). Returns the lock's descriptor (close it to release) or a
