@@ -132,8 +132,6 @@ int cmd_invite(struct ctl *ctl, int argc, char **argv)
 	bool print = false;
 	int c;
 
-	argc--;
-	argv++;
 	ctl_getopt_reset();
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {

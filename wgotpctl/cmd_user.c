@@ -50,12 +50,12 @@ static int user_add(struct ctl *ctl, int argc, char **argv)
 		return ctl_usage("--method totp|email is required");
 	if (method && !strcmp(method, "totp"))
 		m = WGOTP_METHOD_TOTP;
+	else if (method && strcmp(method, "email"))
+		return ctl_usage("--method: \"%s\" is neither totp nor email", method);
 	if (invite && m != WGOTP_METHOD_TOTP)
 		return ctl_usage("--invite is for --method totp");
 	if (print && !invite)
 		return ctl_usage("--print goes with --invite");
-	else if (method && strcmp(method, "email"))
-		return ctl_usage("--method: \"%s\" is neither totp nor email", method);
 
 	status = ctl_dir_open(ctl, true, &d);
 	if (status != CTL_OK)

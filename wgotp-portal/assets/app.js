@@ -279,6 +279,10 @@
 
   document.addEventListener('DOMContentLoaded', function () {
     $('form-enrol').addEventListener('submit', enrolVerify);
+    // another link pasted into the same tab changes only the fragment
+    window.addEventListener('hashchange', function () {
+      if (location.pathname === '/enrol' && location.hash) { message(''); enrolStart(); }
+    });
     if (location.pathname === '/enrol') return enrolStart();
     $('form-email').addEventListener('submit', function (e) {
       var f = e.target;
