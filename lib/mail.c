@@ -45,7 +45,8 @@ static int mailer_send(void *arg, const struct wgotp_mail_code *m, struct wgotp_
 int wgotp_mailer_send_text(const struct wgotp_mailer *m, const char *to, const char *subject,
 			   const char *body, int64_t now, struct wgotp_error *err)
 {
-	const struct wgotp_mail_code mc = { .to = to, .code = "", .now = now };
+	/* no placeholder in the text: the code is never expanded */
+	const struct wgotp_mail_code mc = { .to = to, .code = "-", .now = now };
 	struct mailer *ml;
 	struct wgotp_mail_message msg = { 0 };
 	struct wgotp_deadline dl;

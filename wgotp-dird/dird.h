@@ -86,10 +86,13 @@ struct dird {
 	struct wgotp_store *store;		/* replay steps, failure counters */
 };
 
-/* Is this caller allowed by [Dird] AllowedUsers / AllowedGroups? */
-bool dird_peer_allowed(const struct wgotp_config *cfg, const struct ucred *cr);
+/* Is this caller allowed by [Dird] AllowedUsers / AllowedGroups? fd:
+ * the connection, for its groups (-1: the primary gid only). */
+bool dird_peer_allowed(const struct wgotp_config *cfg, int fd, const struct ucred *cr);
 
-/* ops.c: one message from a caller, one reply line (dird_reply). */
-char *dird_handle(struct dird *d, const struct ucred *cr, const char *msg, size_t len, size_t *reply_len);
+/* ops.c: one message from a caller (fd as above), one reply line
+ * (dird_reply). */
+char *dird_handle(struct dird *d, const struct ucred *cr, int fd, const char *msg, size_t len,
+		  size_t *reply_len);
 
 #endif

@@ -155,16 +155,16 @@ static void serve(struct dird *d, int fd)
 		return;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) < 0)
 		goto cleanup;
-	if (!dird_peer_allowed(d->cfg, &cr)) {
+	if (!dird_peer_allowed(d->cfg, fd, &cr)) {
 		log_warn("refused uid=%u gid=%u pid=%d: not in [Dird] AllowedUsers/AllowedGroups",
 			 (unsigned int)cr.uid, (unsigned int)cr.gid, (int)cr.pid);
-		reply = dird_handle(d, &cr, "", 0, &reply_len);	/* "forbidden" */
+		reply = dird_handle(d, &cr, fd, "", 0, &reply_len);	/* "forbidden" */
 	} else {
 		n = read_line(fd, buf, DIRD_MAX_MSG, deadline);
 		if (n == -EMSGSIZE)
-			reply = dird_handle(d, &cr, buf, DIRD_MAX_MSG, &reply_len);	/* too_large */
+			reply = dird_handle(d, &cr, fd, buf, DIRD_MAX_MSG, &reply_len);	/* too_large */
 		else if (n >= 0)
-			reply = dird_handle(d, &cr, buf, (size_t)n, &reply_len);
+			reply = dird_handle(d, &cr, fd, buf, (size_t)n, &reply_len);
 	}
 	if (reply)
 		write_all(fd, reply, reply_len, deadline);

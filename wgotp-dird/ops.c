@@ -8,8 +8,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +17,7 @@
 #include "dird.h"
 #include "log.h"
 #include "otp.h"
+#include "peercred.h"
 #include "secret.h"
 
 #define SECRET_BYTES 20
@@ -39,31 +38,10 @@ struct ctx {
 	char msg[256];
 };
 
-bool dird_peer_allowed(const struct wgotp_config *cfg, const struct ucred *cr)
+bool dird_peer_allowed(const struct wgotp_config *cfg, int fd, const struct ucred *cr)
 {
-	gid_t groups[64];
-	int n = 64;
-
-	for (int i = 0; i < cfg->n_dird_allowed_uids; i++)
-		if (cfg->dird_allowed_uids[i] == cr->uid)
-			return true;
-	if (cfg->n_dird_allowed_gids == 0)
-		return false;
-	for (int i = 0; i < cfg->n_dird_allowed_gids; i++)
-		if (cfg->dird_allowed_gids[i] == cr->gid)
-			return true;
-	/* the caller's supplementary groups, as the passwd entry has them */
-	{
-		struct passwd *pw = getpwuid(cr->uid);
-
-		if (!pw || getgrouplist(pw->pw_name, cr->gid, groups, &n) < 0)
-			return false;
-	}
-	for (int k = 0; k < n; k++)
-		for (int i = 0; i < cfg->n_dird_allowed_gids; i++)
-			if (cfg->dird_allowed_gids[i] == groups[k])
-				return true;
-	return false;
+	return wgotp_peer_allowed(fd, cr, cfg->dird_allowed_uids, cfg->n_dird_allowed_uids,
+				  cfg->dird_allowed_gids, cfg->n_dird_allowed_gids);
 }
 
 static void audit(struct ctx *c, const char *event, const char *user, const char *result,
@@ -136,7 +114,7 @@ static enum dird_status check_code(struct ctx *c, const char *user, const char *
 	};
 	int ret;
 
-	snprintf(key, sizeof(key), "dird:fail:%s", user);
+	snprintf(key, sizeof(key), "fail:%s", user);	/* the login flow's counter */
 	if (wgotp_totp_params_of(c->d->cfg, &p) < 0)
 		return DIRD_E_INTERNAL;
 	if (wgotp_code_check_format(c->rq->code, p.digits) < 0)
@@ -314,7 +292,8 @@ cleanup:
 	return st;
 }
 
-char *dird_handle(struct dird *d, const struct ucred *cr, const char *msg, size_t len, size_t *reply_len)
+char *dird_handle(struct dird *d, const struct ucred *cr, int fd, const char *msg, size_t len,
+		  size_t *reply_len)
 {
 	struct dird_request rq;
 	struct ctx c = { .d = d, .rq = &rq, .cr = cr };
@@ -323,7 +302,7 @@ char *dird_handle(struct dird *d, const struct ucred *cr, const char *msg, size_
 
 	snprintf(c.client, sizeof(c.client), "uid=%u", (unsigned int)cr->uid);
 	c.out = json_object_new_object();
-	if (!dird_peer_allowed(d->cfg, cr)) {
+	if (!dird_peer_allowed(d->cfg, fd, cr)) {
 		memset(&rq, 0, sizeof(rq));
 		st = DIRD_E_FORBIDDEN;
 		snprintf(c.msg, sizeof(c.msg), "this uid/gid may not use wgotp-dird");

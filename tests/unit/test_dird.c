@@ -79,7 +79,7 @@ static void setup(void)
 static json_object *call_as(const struct ucred *cr, const char *msg)
 {
 	size_t len = 0;
-	char *line = dird_handle(&D, cr, msg, strlen(msg), &len);
+	char *line = dird_handle(&D, cr, -1, msg, strlen(msg), &len);
 	json_object *o;
 
 	if (!line || !len || line[len - 1] != '\n')

@@ -730,7 +730,7 @@ static int dird_hook(const struct wgotp_config *cfg, json_object *req, json_obje
 	(void)err;
 	json_object_object_add(req, "version", json_object_new_int(1));
 	txt = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
-	line = dird_handle(&d, &cr, txt, strlen(txt), &len);
+	line = dird_handle(&d, &cr, -1, txt, strlen(txt), &len);
 	json_object_put(req);
 	*reply = line ? json_tokener_parse(line) : NULL;
 	dird_reply_free(line, len);
