@@ -283,6 +283,58 @@ static void test_totp_off(void)
 	wgotp_dir_free(d);
 }
 
+/* users.json's "invite" field: strict, and kept by a save. */
+static void test_invite_field(void)
+{
+	static const char *const bad[] = {
+		"\"invite\": 1",
+		"\"invite\": { \"mac\": \"00\", \"expires\": 1 }",
+		"\"invite\": { \"mac\": \"%s\" }",
+		"\"invite\": { \"mac\": \"%s\", \"expires\": \"1\" }",
+		"\"invite\": { \"mac\": \"%s\", \"expires\": 1, \"opened\": 1 }",
+		"\"invite\": { \"mac\": \"%s\", \"expires\": 1, \"tries\": 99 }",
+		"\"invite\": { \"mac\": \"%s\", \"expires\": 1, \"token\": \"x\" }",
+		"\"invite\": { \"mac\": \"%S\", \"expires\": 1 }",
+	};
+	char mac[65], upper[65], field[400], json[800];
+	struct wgotp_directory *d = NULL;
+	struct wgotp_error err = { "" };
+	char *path;
+
+	memset(mac, 'a', 64);
+	mac[64] = '\0';
+	memset(upper, 'A', 64);
+	upper[64] = '\0';
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *f = bad[i], *p = strstr(f, "%s"), *q = strstr(f, "%S");
+
+		if (p || q)
+			snprintf(field, sizeof(field), "%.*s%s%s", (int)((p ? p : q) - f), f, p ? mac : upper,
+				 (p ? p : q) + 2);
+		else
+			snprintf(field, sizeof(field), "%s", f);
+		snprintf(json, sizeof(json), "{ \"version\": 1, \"users\": { \"z@example.com\": "
+			 "{ \"method\": \"totp\", %s } } }", field);
+		err.msg[0] = '\0';
+		ok(wgotp_dir_parse("t.json", json, strlen(json), &d, &err) == -EINVAL &&
+		   strstr(err.msg, "z@example.com") && strstr(err.msg, "invite"), "a bad invite is refused: %s", field);
+		wgotp_dir_free(d);
+		d = NULL;
+	}
+	snprintf(json, sizeof(json), "{ \"version\": 1, \"users\": { \"z@example.com\": { \"method\": \"totp\", "
+		 "\"invite\": { \"mac\": \"%s\", \"expires\": 1800000000, \"opened\": true, \"tries\": 2 } } } }", mac);
+	path = tu_write(dir, "inv.json", "", 0640);
+	ok(wgotp_dir_parse("t.json", json, strlen(json), &d, &err) == 0 && wgotp_dir_save(d, path, &err) == 0,
+	   "a good invite loads and saves");
+	wgotp_dir_free(d);
+	d = NULL;
+	ok(wgotp_dir_load(path, &d, &err) == 0 && d->n_users == 1 && !strcmp(d->users[0].invite.mac, mac) &&
+	   d->users[0].invite.expires == 1800000000 && d->users[0].invite.opened && d->users[0].invite.tries == 2,
+	   "... and comes back the same");
+	wgotp_dir_free(d);
+	free(path);
+}
+
 /* wgotpctl's edit (ctl_dir_open: the lock, load, change, save) and the
  * daemon's requests at the same moment: every edit of both is kept. */
 #define N_RACE 25
@@ -359,6 +411,7 @@ int main(void)
 	test_protocol();
 	test_invitation();
 	test_totp_off();
+	test_invite_field();
 	test_concurrent();
 	wgotp_frontend_close(fe);
 	free(users);
