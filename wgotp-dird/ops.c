@@ -146,7 +146,9 @@ static enum dird_status find_invite(struct ctx *c, struct edit *e, struct wgotp_
 
 	if (ret == -ETIME)
 		return DIRD_E_EXPIRED;
-	if (ret == -ENOENT || ret == -EINVAL || (ret == 0 && (*u)->method != WGOTP_METHOD_TOTP))
+	/* a user who is disabled or no TOTP user (any more) has no invitation */
+	if (ret == -ENOENT || ret == -EINVAL ||
+	    (ret == 0 && ((*u)->method != WGOTP_METHOD_TOTP || !(*u)->enabled)))
 		return DIRD_E_TOKEN;
 	return ret < 0 ? DIRD_E_INTERNAL : DIRD_OK;
 }
@@ -181,7 +183,9 @@ static enum dird_status op_invite_open(struct ctx *c)
 	if (st != DIRD_OK)
 		return st;
 	st = find_invite(c, &e, &u);
-	if (st == DIRD_OK && u->invite.opened)
+	/* opened once; or the admin enrolled the user meanwhile: an old link
+	 * must not replace an active secret */
+	if (st == DIRD_OK && (u->invite.opened || u->totp_state == WGOTP_TOTP_ACTIVE))
 		st = DIRD_E_USED;
 	if (st != DIRD_OK) {
 		audit(c, "invite_open", u ? u->email : NULL, "reject", dird_status_name(st));

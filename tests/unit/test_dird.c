@@ -242,6 +242,39 @@ static void test_invitation(void)
 	wgotp_dir_free(d);
 	is_str(req(msg, NULL), "bad_state", "disable without an active secret is refused");
 
+	/* a link made before the admin enrolled the user by hand cannot
+	 * replace the active secret; nor can one of a disabled user be used */
+	{
+		char tok2[WGOTP_INVITE_TOKEN_LEN + 1];
+		struct wgotp_error err = { "" };
+		int lock;
+
+		invite("alice@example.com", tok2);
+		snprintf(msg, sizeof(msg), "{\"version\":1,\"op\":\"invite_open\",\"token\":\"%s\"}", tok2);
+		is_str(req(msg, NULL), "used", "a link of a user whose secret is active is refused");
+		d = load();
+		u = d ? wgotp_dir_find(d, "alice@example.com") : NULL;
+		ok(u && u->totp_state == WGOTP_TOTP_ACTIVE && !strcmp(u->totp_secret, ALICE_SECRET),
+		   "... alice's secret is unchanged");
+		wgotp_dir_free(d);
+		invite("dave@example.com", tok2);
+		lock = wgotp_dir_lock(users, &err);
+		d = load();
+		wgotp_dir_find(d, "dave@example.com")->enabled = false;
+		wgotp_dir_save(d, users, &err);
+		wgotp_dir_free(d);
+		close(lock);
+		snprintf(msg, sizeof(msg), "{\"version\":1,\"op\":\"invite_open\",\"token\":\"%s\"}", tok2);
+		is_str(req(msg, NULL), "bad_token", "a link of a disabled user is refused");
+		lock = wgotp_dir_lock(users, &err);
+		d = load();
+		wgotp_dir_find(d, "dave@example.com")->enabled = true;
+		memset(&wgotp_dir_find(d, "dave@example.com")->invite, 0, sizeof(struct wgotp_invite));
+		wgotp_dir_save(d, users, &err);
+		wgotp_dir_free(d);
+		close(lock);
+	}
+
 	/* expiry */
 	invite("dave@example.com", token);
 	clk.now += 72 * 3600;
