@@ -6,7 +6,7 @@
  */
 #include "config.h"
 
-#include "proto.c"
+#include "../../wgotp-dird/proto.c"	/* not wg-activator's proto.c */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
