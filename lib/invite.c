@@ -219,6 +219,17 @@ bool wgotp_invite_pending(const struct wgotp_invite *inv, int64_t now)
 	return inv->mac[0] && inv->expires > now;
 }
 
+void wgotp_json_wipe_strings(json_object *o)
+{
+	if (!o || !json_object_is_type(o, json_type_object))
+		return;
+	json_object_object_foreach(o, k, v) {
+		(void)k;
+		if (json_object_is_type(v, json_type_string))
+			wgotp_wipe((char *)json_object_get_string(v), (size_t)json_object_get_string_len(v));
+	}
+}
+
 int wgotp_dird_call(const struct wgotp_config *cfg, json_object *req, json_object **reply,
 		    char *code, size_t code_len, struct wgotp_error *err)
 {

@@ -63,6 +63,10 @@ bool wgotp_invite_pending(const struct wgotp_invite *inv, int64_t now);
 int wgotp_dird_call(const struct wgotp_config *cfg, json_object *req, json_object **reply,
 		    char *code, size_t code_len, struct wgotp_error *err);
 
+/* Overwrite every string member of a flat object in place (a reply that
+ * carried a secret or a token), before it is put. Accepts NULL. */
+void wgotp_json_wipe_strings(json_object *o);
+
 /* Lock the directory holding users.json for an edit (flock on the
  * directory, LOCK_EX: the file itself is replaced by rename on every
  * save). Returns the lock's descriptor (close it to release) or a

@@ -172,6 +172,7 @@ char *dird_reply(json_object *o, enum dird_status st, const char *message, size_
 	}
 	if (txt)
 		wgotp_wipe((char *)txt, n);
+	wgotp_json_wipe_strings(o);	/* a secret, a token */
 	json_object_put(o);
 	return line;
 }

@@ -777,8 +777,9 @@ static void h_2fa_setup(struct call *c)
 		if (json_object_object_get_ex(r, "token", &v))
 			json_object_object_add(o, "token", json_object_get(v));
 	}
-	json_object_put(r);
 	reply_json(c, 200, o);
+	wgotp_json_wipe_strings(r);	/* the secret, the token: shared with o */
+	json_object_put(r);
 }
 
 enum { V_TOKEN, V_CODE };
