@@ -155,16 +155,18 @@ static void serve(struct dird *d, int fd)
 		return;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) < 0)
 		goto cleanup;
+	/* the line is read first, also from a caller who will be refused: a
+	 * socket closed with unread data would reset the connection before
+	 * the caller reads why */
+	n = read_line(fd, buf, DIRD_MAX_MSG, deadline);
 	if (!dird_peer_allowed(d->cfg, fd, &cr)) {
 		log_warn("refused uid=%u gid=%u pid=%d: not in [Dird] AllowedUsers/AllowedGroups",
 			 (unsigned int)cr.uid, (unsigned int)cr.gid, (int)cr.pid);
 		reply = dird_handle(d, &cr, fd, "", 0, &reply_len);	/* "forbidden" */
-	} else {
-		n = read_line(fd, buf, DIRD_MAX_MSG, deadline);
-		if (n == -EMSGSIZE)
-			reply = dird_handle(d, &cr, fd, buf, DIRD_MAX_MSG, &reply_len);	/* too_large */
-		else if (n >= 0)
-			reply = dird_handle(d, &cr, fd, buf, (size_t)n, &reply_len);
+	} else if (n == -EMSGSIZE) {
+		reply = dird_handle(d, &cr, fd, buf, DIRD_MAX_MSG, &reply_len);	/* too_large */
+	} else if (n >= 0) {
+		reply = dird_handle(d, &cr, fd, buf, (size_t)n, &reply_len);
 	}
 	if (reply)
 		write_all(fd, reply, reply_len, deadline);
