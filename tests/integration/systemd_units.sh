@@ -109,6 +109,15 @@ ok $? "wgotp-dird.service: exposure $e (at most 2.0: no capability, no network)"
 allowed "$T/security.dird" AF_UNIX && ! allowed "$T/security.dird" 'AF_\(INET\|INET6\|NETLINK\)'
 ok $? "... Unix sockets only"
 
+# The portal never writes users.json: not root, /etc read-only for it;
+# wgotp-dird is the one unit that may write /etc/wgotp.
+P=$U/wgotp-portal.service
+grep -qx 'ProtectSystem=strict' "$P" && grep -E '^User=' "$P" | grep -qv '^User=root$' &&
+	! grep -E '^ReadWritePaths=' "$P" | grep -q '/etc'
+ok $? "wgotp-portal.service: its own user, ProtectSystem=strict, no writable path under /etc"
+grep -qE '^ReadWritePaths=.*/etc/wgotp' "$U/wgotp-dird.service"
+ok $? "wgotp-dird.service may write /etc/wgotp (users.json's rename and lock)"
+
 # SupplementaryGroups=redis reaches a 0770 redis socket.
 grep -qx 'SupplementaryGroups=redis' "$U/wg-activator.service.d/redis-unix.conf"
 ok $? "redis-unix.conf adds the group redis"
