@@ -41,23 +41,23 @@ static int timeout_of(int ms, int def)
 
 /* Connect within the connect timeout: a full backlog makes a blocking
  * AF_UNIX connect wait, bounded by SO_SNDTIMEO. */
-static int act_connect(const struct wgotp_config *cfg, struct wgotp_error *err)
+static int act_connect(const struct wgotp_line_peer *pe, struct wgotp_error *err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int ms = timeout_of(cfg->activator_connect_timeout_ms, 2000);
+	int ms = timeout_of(pe->connect_timeout_ms, 2000);
 	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
-	const char *path = cfg->activator_socket;
+	const char *path = pe->path, *name = pe->name;
 	int fd = -1, ret;
 
 	if (!path || !*path || strlen(path) >= sizeof(sa.sun_path)) {
-		ret = wgotp_error_set(err, EINVAL, "wg-activator: invalid socket path \"%s\"",
-				      path ? path : "");
+		ret = wgotp_error_set(err, EINVAL, "%s: invalid socket path \"%s\"",
+				      name, path ? path : "");
 		goto cleanup;
 	}
 	memcpy(sa.sun_path, path, strlen(path));
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		ret = wgotp_error_set(err, errno, "wg-activator: socket: %s", strerror(errno));
+		ret = wgotp_error_set(err, errno, "%s: socket: %s", name, strerror(errno));
 		goto cleanup;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
@@ -66,17 +66,17 @@ static int act_connect(const struct wgotp_config *cfg, struct wgotp_error *err)
 
 		if (e == EAGAIN || e == EINPROGRESS || e == ETIMEDOUT)
 			ret = wgotp_error_set(err, ETIMEDOUT,
-					      "wg-activator at %s: no connection within %d ms (overloaded?)",
-					      path, ms);
+					      "%s at %s: no connection within %d ms (overloaded?)",
+					      name, path, ms);
 		else if (e == ENOENT || e == ECONNREFUSED)
-			ret = wgotp_error_set(err, e, "wg-activator is not running (%s: %s)",
-					      path, strerror(e));
+			ret = wgotp_error_set(err, e, "%s is not running (%s: %s)",
+					      name, path, strerror(e));
 		else
-			ret = wgotp_error_set(err, e, "wg-activator at %s: %s", path, strerror(e));
+			ret = wgotp_error_set(err, e, "%s at %s: %s", name, path, strerror(e));
 		goto cleanup;
 	}
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
-		ret = wgotp_error_set(err, errno, "wg-activator: fcntl: %s", strerror(errno));
+		ret = wgotp_error_set(err, errno, "%s: fcntl: %s", name, strerror(errno));
 		goto cleanup;
 	}
 	ret = fd;
@@ -106,17 +106,18 @@ static int wait_fd(int fd, short events, int64_t deadline)
 	}
 }
 
-static int reply_timeout(const struct wgotp_config *cfg, int ms, struct wgotp_error *err)
+static int reply_timeout(const struct wgotp_line_peer *pe, int ms, struct wgotp_error *err)
 {
-	return wgotp_error_set(err, ETIMEDOUT, "wg-activator at %s: no reply within %d ms",
-			       cfg->activator_socket, ms);
+	return wgotp_error_set(err, ETIMEDOUT, "%s at %s: no reply within %d ms",
+			       pe->name, pe->path, ms);
 }
 
 /* Send req (consumed), receive one reply line and parse it. */
-static int act_call(const struct wgotp_config *cfg, json_object *req, json_object **reply,
+int wgotp_line_call(const struct wgotp_line_peer *pe, json_object *req, json_object **reply,
 		    struct wgotp_error *err)
 {
-	int ms = timeout_of(cfg->activator_reply_timeout_ms, 5000);
+	int ms = timeout_of(pe->reply_timeout_ms, 5000);
+	const char *name = pe->name;
 	const char *text;
 	char *line = NULL, *in = NULL, *nl = NULL;
 	size_t len, off = 0, in_len = 0, in_cap = 0;
@@ -127,24 +128,24 @@ static int act_call(const struct wgotp_config *cfg, json_object *req, json_objec
 
 	*reply = NULL;
 	if (!req) {
-		ret = wgotp_error_set(err, ENOMEM, "wg-activator: out of memory");
+		ret = wgotp_error_set(err, ENOMEM, "%s: out of memory", name);
 		goto cleanup;
 	}
-	json_object_object_add(req, "version", json_object_new_int(WGOTP_ACTIVATOR_PROTO_VERSION));
+	json_object_object_add(req, "version", json_object_new_int(pe->version));
 	text = json_object_to_json_string_length(req, JSON_C_TO_STRING_PLAIN, &len);
-	if (!text || len + 1 >= WGOTP_ACTIVATOR_MAX_MSG) {
-		ret = wgotp_error_set(err, text ? EINVAL : ENOMEM, "wg-activator: cannot encode request");
+	if (!text || len + 1 >= pe->max_msg) {
+		ret = wgotp_error_set(err, text ? EINVAL : ENOMEM, "%s: cannot encode request", name);
 		goto cleanup;
 	}
 	line = malloc(len + 1);
 	if (!line) {
-		ret = wgotp_error_set(err, ENOMEM, "wg-activator: out of memory");
+		ret = wgotp_error_set(err, ENOMEM, "%s: out of memory", name);
 		goto cleanup;
 	}
 	memcpy(line, text, len);
 	line[len++] = '\n';
 
-	ret = act_connect(cfg, err);
+	ret = act_connect(pe, err);
 	if (ret < 0)
 		goto cleanup;
 	fd = ret;
@@ -156,7 +157,7 @@ static int act_call(const struct wgotp_config *cfg, json_object *req, json_objec
 		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
 			ret = wait_fd(fd, POLLOUT, deadline);
 			if (ret < 0) {
-				ret = reply_timeout(cfg, ms, err);
+				ret = reply_timeout(pe, ms, err);
 				goto cleanup;
 			}
 			continue;
@@ -168,7 +169,7 @@ static int act_call(const struct wgotp_config *cfg, json_object *req, json_objec
 			break;
 		}
 		if (n < 0) {
-			ret = wgotp_error_set(err, errno, "wg-activator: send: %s", strerror(errno));
+			ret = wgotp_error_set(err, errno, "%s: send: %s", name, strerror(errno));
 			goto cleanup;
 		}
 		off += (size_t)n;
@@ -182,12 +183,12 @@ static int act_call(const struct wgotp_config *cfg, json_object *req, json_objec
 			char *p;
 
 			if (cap > REPLY_MAX) {
-				ret = wgotp_error_set(err, EPROTO, "wg-activator: reply too long");
+				ret = wgotp_error_set(err, EPROTO, "%s: reply too long", name);
 				goto cleanup;
 			}
 			p = realloc(in, cap);
 			if (!p) {
-				ret = wgotp_error_set(err, ENOMEM, "wg-activator: out of memory");
+				ret = wgotp_error_set(err, ENOMEM, "%s: out of memory", name);
 				goto cleanup;
 			}
 			in = p;
@@ -197,7 +198,7 @@ static int act_call(const struct wgotp_config *cfg, json_object *req, json_objec
 		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
 			ret = wait_fd(fd, POLLIN, deadline);
 			if (ret < 0) {
-				ret = reply_timeout(cfg, ms, err);
+				ret = reply_timeout(pe, ms, err);
 				goto cleanup;
 			}
 			continue;
@@ -205,10 +206,10 @@ static int act_call(const struct wgotp_config *cfg, json_object *req, json_objec
 		if (n <= 0) {
 			if (closed_early)
 				ret = wgotp_error_set(err, EACCES,
-						      "wg-activator closed the connection (is this uid/gid in AllowedUsers/AllowedGroups?)");
+						      "%s closed the connection (is this uid/gid in AllowedUsers/AllowedGroups?)", name);
 			else
 				ret = wgotp_error_set(err, n == 0 ? EPROTO : errno,
-						      "wg-activator closed the connection without a reply");
+						      "%s closed the connection without a reply", name);
 			goto cleanup;
 		}
 		nl = memchr(in + in_len, '\n', (size_t)n);
@@ -217,14 +218,14 @@ static int act_call(const struct wgotp_config *cfg, json_object *req, json_objec
 
 	tok = json_tokener_new();
 	if (!tok) {
-		ret = wgotp_error_set(err, ENOMEM, "wg-activator: out of memory");
+		ret = wgotp_error_set(err, ENOMEM, "%s: out of memory", name);
 		goto cleanup;
 	}
 	*reply = json_tokener_parse_ex(tok, in, (int)(nl - in));
 	if (!*reply || !json_object_is_type(*reply, json_type_object)) {
 		json_object_put(*reply);
 		*reply = NULL;
-		ret = wgotp_error_set(err, EPROTO, "wg-activator: the reply is not a JSON object");
+		ret = wgotp_error_set(err, EPROTO, "%s: the reply is not a JSON object", name);
 		goto cleanup;
 	}
 	ret = 0;
@@ -279,7 +280,13 @@ static int reply_status(json_object *reply, struct wgotp_error *err)
 static int act_request(const struct wgotp_config *cfg, json_object *req, json_object **reply,
 		       struct wgotp_error *err)
 {
-	int ret = act_call(cfg, req, reply, err);
+	const struct wgotp_line_peer pe = {
+		.path = cfg->activator_socket, .name = "wg-activator",
+		.connect_timeout_ms = cfg->activator_connect_timeout_ms,
+		.reply_timeout_ms = cfg->activator_reply_timeout_ms,
+		.version = WGOTP_ACTIVATOR_PROTO_VERSION, .max_msg = WGOTP_ACTIVATOR_MAX_MSG,
+	};
+	int ret = wgotp_line_call(&pe, req, reply, err);
 
 	return ret < 0 ? ret : reply_status(*reply, err);
 }

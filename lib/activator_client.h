@@ -40,6 +40,24 @@
 #define WGOTP_ACTIVATOR_MAX_MSG 65536	/* bytes, one message, newline included */
 
 /*
+ * One request, one reply over a unix socket, one JSON object a line (the
+ * activator's protocol, and wgotp-dird's): connect within
+ * connect_timeout_ms, add "version", send req (consumed), read one line
+ * within reply_timeout_ms, parse it into *reply (an object). name is the
+ * peer's name in messages. The return values are those listed above for
+ * the transport; the caller reads the reply's "error".
+ */
+struct json_object;
+struct wgotp_line_peer {
+	const char *path, *name;
+	int connect_timeout_ms, reply_timeout_ms;
+	int version;
+	size_t max_msg;
+};
+int wgotp_line_call(const struct wgotp_line_peer *pe, struct json_object *req,
+		    struct json_object **reply, struct wgotp_error *err);
+
+/*
  * Activate (or extend) the sessions of user's devices.
  *   device      a device name, or NULL: all the user's devices
  *   public_key  base64 key of the device instead of its name, or NULL

@@ -235,8 +235,8 @@ static const struct key keys[] = {
 	{ "Activator", "Backend", T_ENUM, F(wg_backend), 0, 0, "auto", wg_backends },
 	{ "Activator", "UAPIDirectory", T_PATH, F(wg_uapi_dir), 0, 0, "/var/run/wireguard", NULL },
 	{ "Activator", "WgCommand", T_PATH, F(wg_command), 0, 0, "/usr/bin/wg", NULL },
-	{ "Activator", "AllowedUsers", T_UIDS, F(allowed_uids), 0, 0, "root", NULL },
-	{ "Activator", "AllowedGroups", T_GIDS, F(allowed_gids), 0, 0, "", NULL },
+	{ "Activator", "AllowedUsers", T_UIDS, F(allowed_uids), F(n_allowed_uids), 0, "root", NULL },
+	{ "Activator", "AllowedGroups", T_GIDS, F(allowed_gids), F(n_allowed_gids), 0, "", NULL },
 	{ "Activator", "ReconcileInterval", T_DUR, F(reconcile_interval), 1, DAY, "1m", NULL },
 	{ "Activator", "ConnectTimeout", T_MS, F(activator_connect_timeout_ms), 1, 60000, "2000", NULL },
 	{ "Activator", "ReplyTimeout", T_MS, F(activator_reply_timeout_ms), 1, 60000, "5000", NULL },
@@ -279,6 +279,11 @@ static const struct key keys[] = {
 
 	{ "Metrics", "Listen", T_ADDRPORT, F(metrics_listen), 0, 0, "", NULL },
 	{ "Metrics", "File", T_PATH, F(metrics_file), 0, 0, "", NULL },
+	{ "Dird", "Socket", T_PATH, F(dird_socket), 0, 0, "/run/wgotp/dird.sock", NULL },
+	{ "Dird", "AllowedUsers", T_UIDS, F(dird_allowed_uids), F(n_dird_allowed_uids), 0, "root", NULL },
+	{ "Dird", "AllowedGroups", T_GIDS, F(dird_allowed_gids), F(n_dird_allowed_gids), 0, "", NULL },
+	{ "Dird", "InviteLifetime", T_DUR, F(invite_lifetime), 300, 30 * DAY, "72h", NULL },
+
 	{ "Portal", "Listen", T_LISTEN, F(portal_listen), 0, WGOTP_MAX_LISTEN, "", NULL },
 	{ "Portal", "CertificateFile", T_PATH, F(portal_cert_file), 0, 0, "", NULL },
 	{ "Portal", "PrivateKeyFile", T_PATH, F(portal_key_file), 0, 0, "", NULL },
@@ -694,15 +699,14 @@ static int set_value(struct parser *p, const struct key *k, const char *val)
 			}
 			n++;
 		}
-		if (grp) {
-			for (int i = 0; i < n; i++)
-				p->cfg->allowed_gids[i] = ids[i];
-			p->cfg->n_allowed_gids = n;
-		} else {
-			for (int i = 0; i < n; i++)
-				p->cfg->allowed_uids[i] = ids[i];
-			p->cfg->n_allowed_uids = n;
+		/* the array at k->off, its count at k->min */
+		for (int i = 0; i < n; i++) {
+			if (grp)
+				((gid_t *)((char *)p->cfg + k->off))[i] = ids[i];
+			else
+				((uid_t *)((char *)p->cfg + k->off))[i] = ids[i];
 		}
+		*(int *)((char *)p->cfg + k->min) = n;
 		break;
 	}
 	case T_LISTEN:

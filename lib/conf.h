@@ -177,6 +177,14 @@ struct wgotp_config {
 	char *activator_stream;		/* Stream = wgotp:activations (Mode = redis) */
 	char *gateway;			/* Gateway = this gateway's name (default: host name) */
 
+	/* [Dird] (wgotp-dird, the users.json editor for the portal) */
+	char *dird_socket;		/* Socket = /run/wgotp/dird.sock */
+	uid_t dird_allowed_uids[WGOTP_MAX_ALLOWED_IDS];	/* AllowedUsers = root */
+	int n_dird_allowed_uids;
+	gid_t dird_allowed_gids[WGOTP_MAX_ALLOWED_IDS];	/* AllowedGroups = wgotp */
+	int n_dird_allowed_gids;
+	int64_t invite_lifetime;	/* InviteLifetime = 72h */
+
 	/* [Metrics] */
 	char *metrics_listen;		/* Listen = ADDRESS:PORT of wg-activator's /metrics; "" = off */
 	char *metrics_file;		/* File = the login counters; "" = beside [Store] Path */

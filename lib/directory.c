@@ -26,6 +26,7 @@
 
 #include "directory.h"
 #include "dirindex.h"
+#include "invite.h"
 #include "file.h"
 #include "secret.h"
 
@@ -750,6 +751,11 @@ static int parse_user(const char *file, const char *email, struct json_object *o
 						 "\"synced\" is not \"member\" or \"left\"");
 				goto cleanup;
 			}
+		} else if (!strcmp(k, "invite")) {
+			if (wgotp_invite_from_json(v, &u->invite) < 0) {
+				ret = user_error(err, EINVAL, file, email, "\"invite\" is not a valid invitation");
+				goto cleanup;
+			}
 		} else if (!strcmp(k, "devices")) {
 			if (!json_object_is_type(v, json_type_array)) {
 				ret = user_error(err, EINVAL, file, email, "\"devices\" is not an array");
@@ -991,6 +997,8 @@ static struct json_object *user_to_json(const struct wgotp_user *u)
 	if (u->sync != WGOTP_SYNC_NONE)
 		ret = ret ?: obj_add(o, "synced", json_object_new_string(
 				u->sync == WGOTP_SYNC_LEFT ? "left" : "member"));
+	if (u->invite.mac[0])
+		ret = ret ?: obj_add(o, "invite", wgotp_invite_to_json(&u->invite));
 	ret = ret ?: obj_add(o, "devices", devs = json_object_new_array());
 	if (ret)
 		goto fail;

@@ -77,6 +77,14 @@ struct wgotp_device {
 	enum wgotp_dev_otp otp;
 };
 
+/* A pending invitation to enrol (lib/invite.h); mac[0] == 0: none. */
+struct wgotp_invite {
+	char mac[65];			/* hex HMAC of the token */
+	int64_t expires;
+	bool opened;			/* the secret was handed out once */
+	int tries;			/* wrong codes so far */
+};
+
 struct wgotp_user {
 	char *email;			/* lower case */
 	char *name;			/* may be NULL */
@@ -89,6 +97,7 @@ struct wgotp_user {
 	struct wgotp_device *devices;
 	size_t n_devices;
 	enum wgotp_sync sync;
+	struct wgotp_invite invite;	/* "invite", written by wgotpctl and wgotp-dird */
 };
 
 /* Does this device need a code before it goes onto the interface? */

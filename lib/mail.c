@@ -61,6 +61,30 @@ static int mailer_send_warn(void *arg, const struct wgotp_mail_warn *m, struct w
 	return ret;
 }
 
+int wgotp_mailer_send_text(const struct wgotp_mailer *m, const char *to, const char *subject,
+			   const char *body, int64_t now, struct wgotp_error *err)
+{
+	/* no placeholder in the text: the code is never expanded */
+	const struct wgotp_mail_code mc = { .to = to, .code = "-", .now = now };
+	struct mailer *ml;
+	struct wgotp_mail_message msg = { 0 };
+	struct wgotp_deadline dl;
+	int ret;
+
+	if (!m || m->send_code != mailer_send)
+		return wgotp_error_set(err, ENOSYS, "no mail transport");
+	if (strstr(subject, "%{") || strstr(body, "%{"))
+		return wgotp_error_set(err, EINVAL, "the text holds a placeholder");
+	ml = m->arg;
+	wgotp_deadline_start(&dl, ml->timeout_ms);
+	ret = wgotp_mail_compose(subject, body, ml->from, ml->host, &mc, &msg, err);
+	if (ret < 0)
+		return ret;
+	ret = ml->t.send(ml->t.state, &msg, now, &dl, err);
+	wgotp_mail_message_clear(&msg);
+	return ret;
+}
+
 static void mailer_free(void *arg)
 {
 	struct mailer *ml = arg;

@@ -33,6 +33,11 @@
 int wgotp_mailer_from_config(const struct wgotp_config *cfg, struct wgotp_store *store,
 			     struct wgotp_mailer *out, struct wgotp_error *err);
 
+/* Send a fixed text (no template placeholder) through a mailer made
+ * here: an invitation (wgotpctl invite). 0 or a negative errno. */
+int wgotp_mailer_send_text(const struct wgotp_mailer *m, const char *to, const char *subject,
+			   const char *body, int64_t now, struct wgotp_error *err);
+
 /* The transport's name ("graph", "smtp", "sendmail") of a mailer made here. */
 const char *wgotp_mailer_transport(const struct wgotp_mailer *m);
 

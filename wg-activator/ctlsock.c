@@ -15,6 +15,7 @@
 
 #include "ctlsock.h"
 #include "log.h"
+#include "peercred.h"
 #include "proto.h"
 
 struct conn {
@@ -187,24 +188,8 @@ static void on_idle(struct loop *l, struct loop_timer *t)
 
 static bool allowed(const struct wgotp_config *cfg, int fd, const struct ucred *cr)
 {
-	gid_t groups[256];
-	socklen_t glen = sizeof(groups);
-	int ng;
-
-	for (int i = 0; i < cfg->n_allowed_uids; i++)
-		if (cfg->allowed_uids[i] == cr->uid)
-			return true;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) < 0)
-		glen = 0;
-	ng = (int)(glen / sizeof(gid_t));
-	for (int i = 0; i < cfg->n_allowed_gids; i++) {
-		if (cfg->allowed_gids[i] == cr->gid)
-			return true;
-		for (int k = 0; k < ng; k++)
-			if (cfg->allowed_gids[i] == groups[k])
-				return true;
-	}
-	return false;
+	return wgotp_peer_allowed(fd, cr, cfg->allowed_uids, cfg->n_allowed_uids, cfg->allowed_gids,
+				  cfg->n_allowed_gids);
 }
 
 static void on_accept(struct loop *l, struct loop_fd *h, uint32_t events)

@@ -9,6 +9,10 @@
  *   POST /api/v1/extend      {["device"]} a new code for a live session
  *   POST /api/v1/deactivate  {["device"]} ends sessions and the sign-in
  *   POST /api/v1/logout      {}
+ *   GET  /api/v1/2fa/status  the signed-in user's TOTP state
+ *   POST /api/v1/2fa/setup   {"token"} (an invitation) or {"code"} (signed in)
+ *   POST /api/v1/2fa/verify  {"token", "code"}   verify to enable
+ *   POST /api/v1/2fa/disable {"code"}            a current code (signed in)
  *
  * The challenge id never leaves the server: the browser holds only an
  * HttpOnly cookie whose token names a record in the store (websession.h).
@@ -20,6 +24,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +32,10 @@
 #include "activator_client.h"
 #include "audit.h"
 #include "body.h"
+#include "invite.h"
 #include "log.h"
 #include "portal.h"
+#include "qr.h"
 #include "secret.h"
 #include "stats.h"
 
@@ -640,6 +647,192 @@ static void h_logout(struct call *c)
 	reply_json(c, 200, o);
 }
 
+/* ---- 2FA: enrolment by invitation, status, disable ---------------------- */
+
+/* wgotp-dird does every change to users.json: the portal cannot write it. */
+static int dird(struct call *c, json_object *req, json_object **reply, char *code, size_t len)
+{
+	struct wgotp_error err = { "" };
+	int ret;
+
+	*reply = NULL;
+	ret = (c->p->dird ? c->p->dird : wgotp_dird_call)(c->cfg, req, reply, code, len, &err);
+	if (ret < 0 && ret != -EINVAL)
+		log_err("wgotp-dird: %s", err.msg);
+	return ret;
+}
+
+static json_object *dird_req(const char *op, const char *k1, const char *v1, const char *k2,
+			     const char *v2)
+{
+	json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "op", json_object_new_string(op));
+	if (k1)
+		json_object_object_add(o, k1, json_object_new_string(v1));
+	if (k2)
+		json_object_object_add(o, k2, json_object_new_string(v2));
+	return o;
+}
+
+/* A refusal of wgotp-dird as the page shows it. A bad, expired or used
+ * link gets one neutral reply: the page does not say which. */
+static void reply_dird_error(struct call *c, int ret, const char *code)
+{
+	if (ret != -EINVAL)
+		return reply_unavailable(c, "wgotp-dird", ret);
+	if (!strcmp(code, "bad_token") || !strcmp(code, "expired") || !strcmp(code, "used") ||
+	    !strcmp(code, "not_opened"))
+		return reply_error(c, 404, "invalid_invite",
+				   "This link is not valid any more. Ask your administrator for a new one.");
+	if (!strcmp(code, "wrong_code") || !strcmp(code, "replay"))
+		return reply_error(c, 401, "bad_code", "That code is not right. Wait for the next one.");
+	if (!strcmp(code, "rate_limited"))
+		return reply_limited(c, 60);
+	if (!strcmp(code, "bad_state"))
+		return reply_error(c, 409, "not_enrolled", "No authenticator app is set up for this account.");
+	return reply_unavailable(c, "wgotp-dird", -EIO);
+}
+
+/* {"user","secret","uri","qr": data: URL of an SVG} */
+static json_object *setup_json(json_object *r)
+{
+	json_object *o = json_object_new_object(), *v;
+	const char *uri = json_object_object_get_ex(r, "uri", &v) ? json_object_get_string(v) : "";
+	char *svg = NULL, *b64 = NULL, *url = NULL;
+	struct qr q = { 0 };
+	size_t len = 0;
+
+	if (!o)
+		return NULL;
+	if (json_object_object_get_ex(r, "user", &v))
+		json_object_object_add(o, "user", json_object_get(v));
+	if (json_object_object_get_ex(r, "secret", &v))
+		json_object_object_add(o, "secret", json_object_get(v));
+	json_object_object_add(o, "uri", json_object_new_string(uri));
+	if (qr_encode(uri, &q) == 0 && qr_svg_text(&q, &svg, &len) == 0 &&
+	    (b64 = malloc(4 * ((len + 2) / 3) + 1)) &&
+	    EVP_EncodeBlock((unsigned char *)b64, (unsigned char *)svg, (int)len) >= 0 &&
+	    asprintf(&url, "data:image/svg+xml;base64,%s", b64) >= 0) {
+		json_object_object_add(o, "qr", json_object_new_string(url));
+		wgotp_free_str(url);
+	}
+	qr_free(&q);
+	wgotp_freezero(svg, len);
+	wgotp_free_str(b64);
+	return o;
+}
+
+static void h_2fa_status(struct call *c)
+{
+	const struct wgotp_directory *d;
+	const struct wgotp_user *u;
+	json_object *o;
+
+	if (!c->have_session || c->s.kind != WGOTP_WEB_SIGNED_IN)
+		return reply_error(c, 401, "not_signed_in", "Sign in first.");
+	o = json_object_new_object();
+	d = wgotp_flow_dir_get(c->flow);
+	u = d ? wgotp_dir_find(d, c->s.user) : NULL;
+	json_object_object_add(o, "user", json_object_new_string(c->s.user));
+	json_object_object_add(o, "method", json_object_new_string(u ? method_name(u->method) : "email"));
+	json_object_object_add(o, "totp", json_object_new_string(
+		!u || u->method != WGOTP_METHOD_TOTP ? "none" :
+		u->totp_state == WGOTP_TOTP_ACTIVE ? "active" :
+		u->totp_state == WGOTP_TOTP_PENDING ? "pending" : "none"));
+	json_object_object_add(o, "invite", json_object_new_boolean(u && wgotp_invite_pending(&u->invite, c->now)));
+	wgotp_flow_dir_put(c->flow, d);
+	reply_json(c, 200, o);
+}
+
+enum { S_TOKEN, S_CODE };
+static const struct pj_field setup_schema[] = {
+	[S_TOKEN] = { "token", PJ_STRING, false, WGOTP_INVITE_TOKEN_LEN },
+	[S_CODE] = { "code", PJ_STRING, false, 16 },
+};
+
+/* With an invitation's token: its pending secret. Signed in, with a
+ * current code instead: a new secret replacing the old (to confirm). */
+static void h_2fa_setup(struct call *c)
+{
+	json_object *r = NULL, *o;
+	char code[32];
+	bool with_token = c->v[S_TOKEN].present;
+	int ret;
+
+	if (with_token == c->v[S_CODE].present)
+		return reply_error(c, 400, "bad_request", "Send either the invitation's token or a current code.");
+	if (with_token) {
+		ret = dird(c, dird_req("invite_open", "token", c->v[S_TOKEN].str, NULL, NULL), &r, code,
+			   sizeof(code));
+	} else {
+		if (!c->have_session || c->s.kind != WGOTP_WEB_SIGNED_IN)
+			return reply_error(c, 401, "not_signed_in", "Sign in first.");
+		ret = dird(c, dird_req("totp_reset", "user", c->s.user, "code", c->v[S_CODE].str), &r, code,
+			   sizeof(code));
+	}
+	if (ret < 0) {
+		audit(c, "portal_2fa_setup", NULL, "reject", code[0] ? code : "unavailable", NULL, 0);
+		json_object_put(r);
+		return reply_dird_error(c, ret, code);
+	}
+	o = setup_json(r);
+	if (o && !with_token) {
+		json_object *v;
+
+		if (json_object_object_get_ex(r, "token", &v))
+			json_object_object_add(o, "token", json_object_get(v));
+	}
+	reply_json(c, 200, o);
+	wgotp_json_wipe_strings(r);	/* the secret, the token: shared with o */
+	json_object_put(r);
+}
+
+enum { V_TOKEN, V_CODE };
+static const struct pj_field verify_schema[] = {
+	[V_TOKEN] = { "token", PJ_STRING, true, WGOTP_INVITE_TOKEN_LEN },
+	[V_CODE] = { "code", PJ_STRING, true, 16 },
+};
+
+static void h_2fa_verify(struct call *c)
+{
+	json_object *r = NULL, *o;
+	char code[32];
+	int ret;
+
+	ret = dird(c, dird_req("totp_confirm", "token", c->v[V_TOKEN].str, "code", c->v[V_CODE].str), &r,
+		   code, sizeof(code));
+	json_object_put(r);
+	if (ret < 0)
+		return reply_dird_error(c, ret, code);
+	o = json_object_new_object();
+	json_object_object_add(o, "totp", json_object_new_string("active"));
+	reply_json(c, 200, o);
+}
+
+enum { D_CODE };
+static const struct pj_field disable_schema[] = {
+	[D_CODE] = { "code", PJ_STRING, true, 16 },
+};
+
+static void h_2fa_disable(struct call *c)
+{
+	json_object *r = NULL, *o;
+	char code[32];
+	int ret;
+
+	ret = dird(c, dird_req("totp_disable", "user", c->s.user, "code", c->v[D_CODE].str), &r, code,
+		   sizeof(code));
+	json_object_put(r);
+	if (ret < 0)
+		return reply_dird_error(c, ret, code);
+	o = json_object_new_object();
+	json_object_object_add(o, "totp", json_object_new_string("none"));
+	reply_json(c, 200, o);
+}
+
 /* ---- dispatch ---------------------------------------------------------- */
 
 enum need { ANYONE, SIGNED_IN };
@@ -662,6 +855,10 @@ static const struct route routes[] = {
 	{ "POST", "/api/v1/extend", h_extend, SIGNED_IN, SCHEMA(device_opt_schema) },
 	{ "POST", "/api/v1/deactivate", h_deactivate, SIGNED_IN, SCHEMA(device_opt_schema) },
 	{ "POST", "/api/v1/logout", h_logout, ANYONE, NULL, 0 },
+	{ "GET", "/api/v1/2fa/status", h_2fa_status, ANYONE, NULL, 0 },
+	{ "POST", "/api/v1/2fa/setup", h_2fa_setup, ANYONE, SCHEMA(setup_schema) },
+	{ "POST", "/api/v1/2fa/verify", h_2fa_verify, ANYONE, SCHEMA(verify_schema) },
+	{ "POST", "/api/v1/2fa/disable", h_2fa_disable, SIGNED_IN, SCHEMA(disable_schema) },
 };
 
 static bool is_json_type(const char *ct)
@@ -704,7 +901,8 @@ static void api(struct call *c)
 			r = &routes[i];
 	}
 	if (!r && path_known) {
-		c->rp->allow = strcmp(c->rq->path, "/api/v1/status") ? "POST" : "GET";
+		c->rp->allow = strcmp(c->rq->path, "/api/v1/status") &&
+			       strcmp(c->rq->path, "/api/v1/2fa/status") ? "POST" : "GET";
 		return reply_error(c, 405, "method_not_allowed", "This method is not allowed here.");
 	}
 	if (!r)

@@ -18,6 +18,8 @@
 
 static const struct portal_asset list[] = {
 	{ "/", "index.html", "text/html; charset=utf-8", NULL, 0 },
+	/* an invitation's link: the same page, the token in the fragment */
+	{ "/enrol", "index.html", "text/html; charset=utf-8", NULL, 0 },
 	{ "/app.js", "app.js", "text/javascript; charset=utf-8", NULL, 0 },
 	{ "/style.css", "style.css", "text/css; charset=utf-8", NULL, 0 },
 	{ "/favicon.svg", "favicon.svg", "image/svg+xml", NULL, 0 },

@@ -19,6 +19,8 @@
 #include "frontend.h"
 #include "websession.h"
 
+struct json_object;
+
 #define PORTAL_ORIGIN "portal"
 #define PORTAL_COOKIE "__Host-wgotp"
 #define PORTAL_CSRF_HEADER "X-CSRF-Token"
@@ -49,6 +51,8 @@ struct portal {
 			int64_t *expires, struct wgotp_error *err);
 	int (*deactivate)(const struct wgotp_config *cfg, const char *user, const char *device,
 			  int *n_ended, struct wgotp_error *err);
+	int (*dird)(const struct wgotp_config *cfg, struct json_object *req, struct json_object **reply,
+		    char *code, size_t code_len, struct wgotp_error *err);
 	int (*list)(const struct wgotp_config *cfg, const char *user, wgotp_session_cb cb,
 		    void *arg, struct wgotp_error *err);
 };

@@ -18,80 +18,15 @@
 
 #include "audit.h"
 #include "ctl.h"
+#include "invite.h"
 #include "otp.h"
 #include "qr.h"
 #include "secret.h"
 
 #define SECRET_BYTES 20		/* 160 bits, RFC 4226's recommendation */
 #define SECRET_B32_MAX 64
-#define URI_MAX 2048
+#define URI_MAX WGOTP_TOTP_URI_MAX
 #define PNG_SCALE 8
-
-/* RFC 3986: everything but the unreserved characters percent-encoded. */
-static int pct_append(char *out, size_t len, size_t *pos, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-			     (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
-
-		if (*pos + (plain ? 1 : 3) >= len)
-			return -ENOBUFS;
-		if (plain) {
-			out[(*pos)++] = (char)c;
-		} else {
-			out[(*pos)++] = '%';
-			out[(*pos)++] = hex[c >> 4];
-			out[(*pos)++] = hex[c & 15];
-		}
-	}
-	out[*pos] = '\0';
-	return 0;
-}
-
-static int raw_append(char *out, size_t len, size_t *pos, const char *s)
-{
-	size_t n = strlen(s);
-
-	if (*pos + n >= len)
-		return -ENOBUFS;
-	memcpy(out + *pos, s, n + 1);
-	*pos += n;
-	return 0;
-}
-
-/* otpauth://totp/ISSUER:EMAIL?secret=...&issuer=...&algorithm=...&digits=...&period=... */
-static int make_uri(const struct wgotp_config *cfg, const char *email, const char *secret,
-		    char *uri, size_t len)
-{
-	const char *issuer = cfg->issuer ? cfg->issuer : "wgotp";
-	char tail[64];
-	size_t pos = 0;
-	int ret;
-
-	snprintf(tail, sizeof(tail), "&algorithm=%s&digits=%d&period=%d", cfg->totp_algorithm,
-		 cfg->totp_digits, cfg->totp_period);
-	ret = raw_append(uri, len, &pos, "otpauth://totp/");
-	ret = ret ?: pct_append(uri, len, &pos, issuer);
-	ret = ret ?: raw_append(uri, len, &pos, ":");
-	ret = ret ?: pct_append(uri, len, &pos, email);
-	ret = ret ?: raw_append(uri, len, &pos, "?secret=");
-	ret = ret ?: raw_append(uri, len, &pos, secret);
-	ret = ret ?: raw_append(uri, len, &pos, "&issuer=");
-	ret = ret ?: pct_append(uri, len, &pos, issuer);
-	ret = ret ?: raw_append(uri, len, &pos, tail);
-	return ret;
-}
-
-static int totp_params(const struct wgotp_config *cfg, struct wgotp_totp_params *p)
-{
-	p->digits = cfg->totp_digits;
-	p->period = cfg->totp_period;
-	p->window = cfg->totp_window;
-	return wgotp_totp_alg_parse(cfg->totp_algorithm, &p->alg);
-}
 
 static int totp_enroll(struct ctl *ctl, int argc, char **argv)
 {
@@ -140,7 +75,7 @@ static int totp_enroll(struct ctl *ctl, int argc, char **argv)
 		ctl_fail(CTL_FAIL, "cannot make a TOTP secret");
 		goto cleanup;
 	}
-	if (make_uri(ctl->cfg, u->email, secret, uri, sizeof(uri)) < 0) {
+	if (wgotp_totp_uri(ctl->cfg, u->email, secret, uri, sizeof(uri)) < 0) {
 		ctl_fail(CTL_FAIL, "the otpauth URI is too long (Issuer?)");
 		goto cleanup;
 	}
@@ -221,7 +156,7 @@ static int totp_confirm(struct ctl *ctl, int argc, char **argv)
 			 "wgotpctl totp enroll first");
 		goto cleanup;
 	}
-	if (totp_params(ctl->cfg, &p) < 0) {
+	if (wgotp_totp_params_of(ctl->cfg, &p) < 0) {
 		ctl_fail(CTL_FAIL, "unknown TOTP algorithm %s", ctl->cfg->totp_algorithm);
 		goto cleanup;
 	}
@@ -266,17 +201,22 @@ cleanup:
 	return status;
 }
 
+/* The admin's way out (a lost phone): --force, since the user can no
+ * longer sign in until they enrol again; audited. */
 static int totp_reset(struct ctl *ctl, int argc, char **argv)
 {
 	struct wgotp_user *u;
 	struct ctl_dir d = { .lock_fd = -1 };
+	bool force = false;
 	int status;
 
-	ctl_getopt_reset();
-	if (getopt_long(argc, argv, "", (const struct option[]){ { NULL, 0, NULL, 0 } }, NULL) != -1)
-		return ctl_bad_option(argv);
+	status = ctl_force_opt(argc, argv, &force);
+	if (status != CTL_OK)
+		return status;
 	if (argc - optind != 1)
 		return ctl_usage("needs one EMAIL");
+	if (!force)
+		return ctl_usage("--force is required: the user cannot sign in until they enrol again");
 	status = ctl_dir_open(ctl, true, &d);
 	if (status != CTL_OK)
 		return status;
@@ -288,9 +228,17 @@ static int totp_reset(struct ctl *ctl, int argc, char **argv)
 		ctl_fail(CTL_FAIL, "cannot reset the TOTP secret");
 		goto cleanup;
 	}
+	memset(&u->invite, 0, sizeof(u->invite));
 	status = ctl_dir_commit(ctl, &d);
-	if (status == CTL_OK)
-		printf("TOTP secret of %s removed (wgotpctl totp enroll %s)\n", u->email, u->email);
+	if (status == CTL_OK) {
+		struct wgotp_audit a = {
+			.event = "totp_reset", .origin = "admin", .user = u->email, .client = "wgotpctl",
+			.method = "totp", .result = "accept", .reason = "forced",
+		};
+
+		wgotp_audit(&a);
+		printf("TOTP secret of %s removed (wgotpctl invite %s)\n", u->email, u->email);
+	}
 cleanup:
 	ctl_dir_close(&d);
 	return status;
@@ -299,7 +247,7 @@ cleanup:
 static const struct ctl_cmd totp_cmds[] = {
 	{ "enroll", totp_enroll, "EMAIL [--png FILE] [--svg FILE] [--no-qr]" },
 	{ "confirm", totp_confirm, "EMAIL CODE" },
-	{ "reset", totp_reset, "EMAIL" },
+	{ "reset", totp_reset, "EMAIL --force" },
 	{ NULL, NULL, NULL },
 };
 

@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "audit.h"
 #include "ctl.h"
+#include "invite.h"
 #include "session_policy.h"
 
 static int user_add(struct ctl *ctl, int argc, char **argv)
@@ -22,8 +24,11 @@ static int user_add(struct ctl *ctl, int argc, char **argv)
 		{ "method", required_argument, NULL, 'm' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "no-otp", no_argument, NULL, 'N' },
+		{ "invite", no_argument, NULL, 'i' },
+		{ "print", no_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
+	bool invite = false, print = false;
 	const char *method = NULL, *name = NULL;
 	struct wgotp_error err = { "" };
 	enum wgotp_method m = WGOTP_METHOD_EMAIL;
@@ -37,6 +42,8 @@ static int user_add(struct ctl *ctl, int argc, char **argv)
 		case 'm': method = optarg; break;
 		case 'n': name = optarg; break;
 		case 'N': no_otp = true; break;
+		case 'i': invite = true; break;
+		case 'p': print = true; break;
 		default: return ctl_bad_option(argv);
 		}
 	}
@@ -48,6 +55,10 @@ static int user_add(struct ctl *ctl, int argc, char **argv)
 		m = WGOTP_METHOD_TOTP;
 	else if (method && strcmp(method, "email"))
 		return ctl_usage("--method: \"%s\" is neither totp nor email", method);
+	if (invite && m != WGOTP_METHOD_TOTP)
+		return ctl_usage("--invite is for --method totp");
+	if (print && !invite)
+		return ctl_usage("--print goes with --invite");
 
 	status = ctl_dir_open_for_add(ctl, &d);
 	if (status != CTL_OK)
@@ -63,6 +74,8 @@ static int user_add(struct ctl *ctl, int argc, char **argv)
 		       ctl_method_str(m), no_otp ? ", no OTP needed" : "");
 cleanup:
 	ctl_dir_close(&d);
+	if (status == CTL_OK && invite)
+		status = ctl_invite(ctl, argv[optind], print);
 	return status;
 }
 
@@ -259,6 +272,17 @@ static struct json_object *user_json(const struct wgotp_user *u)
 	json_object_object_add(o, "totp_state", json_object_new_string(ctl_totp_state_str(u->totp_state)));
 	json_object_object_add(o, "enabled", json_object_new_boolean(u->enabled));
 	json_object_object_add(o, "require_otp", json_object_new_boolean(u->require_otp));
+	if (u->invite.mac[0]) {
+		struct json_object *inv = json_object_new_object();
+
+		json_object_object_add(inv, "state", json_object_new_string(
+			!wgotp_invite_pending(&u->invite, time(NULL)) ? "expired" :
+			u->invite.opened ? "opened" : "pending"));
+		json_object_object_add(inv, "expires", json_object_new_int64(u->invite.expires));
+		json_object_object_add(o, "invite", inv);
+	} else {
+		json_object_object_add(o, "invite", NULL);
+	}
 	for (size_t i = 0; i < u->n_devices; i++) {
 		const struct wgotp_device *dv = &u->devices[i];
 		struct json_object *jd = json_object_new_object(), *ips = json_object_new_array();
@@ -371,6 +395,10 @@ static int user_show(struct ctl *ctl, int argc, char **argv)
 		printf("group:       %s\n", u->group);
 	if (u->method == WGOTP_METHOD_TOTP)
 		printf("totp:        %s\n", ctl_totp_state_str(u->totp_state));
+	if (u->invite.mac[0])
+		printf("invite:      %s until %s", !wgotp_invite_pending(&u->invite, time(NULL)) ?
+		       "expired" : u->invite.opened ? "opened, not confirmed" : "pending",
+		       ctime(&(time_t){ (time_t)u->invite.expires }));
 	printf("enabled:     %s\n", u->enabled ? "yes" : "no");
 	printf("require otp: %s\n", u->require_otp ? "yes" : "no");
 	if (u->sync != WGOTP_SYNC_NONE)
@@ -392,7 +420,7 @@ cleanup:
 }
 
 static const struct ctl_cmd user_cmds[] = {
-	{ "add", user_add, "EMAIL --method totp|email [--name NAME] [--no-otp]" },
+	{ "add", user_add, "EMAIL --method totp|email [--name NAME] [--no-otp] [--invite [--print]]" },
 	{ "del", user_change, "EMAIL [--force]" },
 	{ "list", user_list, "[--json]" },
 	{ "show", user_show, "EMAIL [--json]" },

@@ -19,6 +19,7 @@
 #include "activator_client.h"
 #include "ctl.h"
 #include "dirindex.h"
+#include "invite.h"
 
 static char cur_name[64] = "";		/* "user add" */
 static const char *cur_usage = "";
@@ -126,7 +127,6 @@ int ctl_config(struct ctl *ctl)
 static int dir_open(struct ctl *ctl, bool for_write, bool for_add, struct ctl_dir *d)
 {
 	struct wgotp_error err = { "" };
-	char *parent = NULL, *slash;
 	int ret, status = CTL_FAIL;
 
 	d->dir = NULL;
@@ -136,23 +136,11 @@ static int dir_open(struct ctl *ctl, bool for_write, bool for_add, struct ctl_di
 		goto cleanup;
 	status = CTL_FAIL;
 	if (for_write) {
-		/* The lock is on the directory holding users.json: the file itself
-		 * is replaced by rename on every save. */
-		parent = strdup(ctl->cfg->directory);
-		if (!parent) {
-			ctl_fail(CTL_FAIL, "out of memory");
-			goto cleanup;
-		}
-		slash = strrchr(parent, '/');
-		if (!slash)
-			strcpy(parent, ".");
-		else if (slash == parent)
-			parent[1] = '\0';
-		else
-			*slash = '\0';
-		d->lock_fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (d->lock_fd < 0 || flock(d->lock_fd, LOCK_EX) < 0) {
-			ctl_fail(CTL_FAIL, "%s: cannot lock: %s", parent, strerror(errno));
+		/* the lock every writer of users.json takes (wgotp-dird too) */
+		d->lock_fd = wgotp_dir_lock(ctl->cfg->directory, &err);
+		if (d->lock_fd < 0) {
+			d->lock_fd = -1;
+			ctl_fail(CTL_FAIL, "%s", err.msg);
 			goto cleanup;
 		}
 	}
@@ -168,7 +156,6 @@ static int dir_open(struct ctl *ctl, bool for_write, bool for_add, struct ctl_di
 	}
 	status = CTL_OK;
 cleanup:
-	free(parent);
 	if (status != CTL_OK)
 		ctl_dir_close(d);
 	return status;

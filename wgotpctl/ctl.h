@@ -118,6 +118,9 @@ int cmd_init(struct ctl *ctl, int argc, char **argv);
 int cmd_user(struct ctl *ctl, int argc, char **argv);
 int cmd_device(struct ctl *ctl, int argc, char **argv);
 int cmd_totp(struct ctl *ctl, int argc, char **argv);
+int cmd_invite(struct ctl *ctl, int argc, char **argv);
+/* A new invitation for EMAIL (cmd_invite.c), mailed or printed. */
+int ctl_invite(struct ctl *ctl, const char *email, bool print);
 int cmd_sessions(struct ctl *ctl, int argc, char **argv);
 int cmd_activate(struct ctl *ctl, int argc, char **argv);
 int cmd_deactivate(struct ctl *ctl, int argc, char **argv);

@@ -20,6 +20,7 @@ static const struct ctl_cmd commands[] = {
 	{ "user", cmd_user, "add|del|list|show|set|enable|disable ..." },
 	{ "device", cmd_device, "add|del|show|set|rename ..." },
 	{ "totp", cmd_totp, "enroll|confirm|reset ..." },
+	{ "invite", cmd_invite, "EMAIL [--print]" },
 	{ "sessions", cmd_sessions, "[--json]" },
 	{ "activate", cmd_activate, "EMAIL --code CODE [--device NAME] [--duration DURATION]" },
 	{ "deactivate", cmd_deactivate, "EMAIL [--device NAME]" },
@@ -68,10 +69,9 @@ static void help(FILE *f, const char *conf_arg)
 		"usage: wgotpctl [-c FILE] [--json] COMMAND [ARGS]\n"
 		"\n"
 		"  init [--prefix DIR] [--interface IF] [--group GROUP]\n"
-		"  user add EMAIL --method totp|email [--name NAME] [--no-otp]\n"
-		"  user set EMAIL --group NAME\n"
+		"  user add EMAIL --method totp|email [--name NAME] [--no-otp] [--invite [--print]]\n"
 		"  user del EMAIL [--force] | list | show EMAIL | enable EMAIL | disable EMAIL [--force]\n"
-		"  user set EMAIL [--method totp|email] [--otp required|none] [--name NAME]\n"
+		"  user set EMAIL [--method totp|email] [--otp required|none] [--name NAME] [--group NAME]\n"
 		"  device add EMAIL NAME --generate [--png FILE] [--svg FILE] [--conf FILE] [--no-qr]\n"
 		"  device add EMAIL NAME --public-key KEY [--address CIDR[,CIDR]]\n"
 		"      (both: [--otp required|none]; no --address: the next free one of AddressPool)\n"
@@ -81,7 +81,8 @@ static void help(FILE *f, const char *conf_arg)
 		"  device del EMAIL NAME [--force]\n"
 		"  totp enroll EMAIL [--png FILE] [--svg FILE] [--no-qr]\n"
 		"  totp confirm EMAIL CODE\n"
-		"  totp reset EMAIL\n"
+		"  totp reset EMAIL --force\n"
+		"  invite EMAIL [--print]\n"
 		"  sessions [--json]\n"
 		"  activate EMAIL [--code CODE] [--device NAME] [--duration %s [--shorten]]\n"
 		"  deactivate EMAIL [--device NAME]\n"

@@ -158,42 +158,55 @@ cleanup:
 	return ret;
 }
 
-int qr_write_svg(const struct qr *q, const char *path)
+int qr_svg_text(const struct qr *q, char **out, size_t *len)
 {
 	int size = q->width + 2 * QUIET_FILE;
-	char buf[256];
-	int fd, n, ret;
+	FILE *f = open_memstream(out, len);
 
-	fd = qr_create_file(path);
-	if (fd < 0)
-		return fd;
-	n = snprintf(buf, sizeof(buf),
-		     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-		     "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" "
-		     "width=\"%d\" height=\"%d\" shape-rendering=\"crispEdges\">\n",
-		     size, size, size * 8, size * 8);
-	ret = qr_write_all(fd, buf, (size_t)n);
-	n = snprintf(buf, sizeof(buf), "<rect width=\"%d\" height=\"%d\" fill=\"#fff\"/>\n<path d=\"",
-		     size, size);
-	if (ret == 0)
-		ret = qr_write_all(fd, buf, (size_t)n);
+	if (!f)
+		return -ENOMEM;
+	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		"<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" "
+		"width=\"%d\" height=\"%d\" shape-rendering=\"crispEdges\">\n",
+		size, size, size * 8, size * 8);
+	fprintf(f, "<rect width=\"%d\" height=\"%d\" fill=\"#fff\"/>\n<path d=\"", size, size);
 	/* One horizontal run of dark modules per subpath. */
-	for (int y = 0; ret == 0 && y < q->width; y++) {
-		for (int x = 0; ret == 0 && x < q->width; x++) {
+	for (int y = 0; y < q->width; y++) {
+		for (int x = 0; x < q->width; x++) {
 			int run = 0;
 
 			while (x + run < q->width && q->dark[(size_t)y * (size_t)q->width + (size_t)(x + run)])
 				run++;
 			if (!run)
 				continue;
-			n = snprintf(buf, sizeof(buf), "M%d %dh%dv1h-%dz", x + QUIET_FILE, y + QUIET_FILE,
-				     run, run);
-			ret = qr_write_all(fd, buf, (size_t)n);
+			fprintf(f, "M%d %dh%dv1h-%dz", x + QUIET_FILE, y + QUIET_FILE, run, run);
 			x += run;
 		}
 	}
-	if (ret == 0)
-		ret = qr_write_all(fd, "\" fill=\"#000\"/>\n</svg>\n", 23);
-	wgotp_wipe(buf, sizeof(buf));
+	fputs("\" fill=\"#000\"/>\n</svg>\n", f);
+	if (fclose(f) != 0) {
+		free(*out);
+		*out = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int qr_write_svg(const struct qr *q, const char *path)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int fd, ret;
+
+	ret = qr_svg_text(q, &text, &len);
+	if (ret < 0)
+		return ret;
+	fd = qr_create_file(path);
+	if (fd < 0) {
+		wgotp_freezero(text, len);
+		return fd;
+	}
+	ret = qr_write_all(fd, text, len);
+	wgotp_freezero(text, len);
 	return finish(fd, ret);
 }

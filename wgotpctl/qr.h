@@ -26,6 +26,8 @@ void qr_print_terminal(const struct qr *q, FILE *f, bool ansi);
 /* 0 or a negative errno. */
 int qr_write_png(const struct qr *q, const char *path, int scale);
 int qr_write_svg(const struct qr *q, const char *path);
+/* The SVG in memory (*out malloc'ed; wipe it with wgotp_freezero). */
+int qr_svg_text(const struct qr *q, char **out, size_t *len);
 
 /* A new file (or one replaced) with mode 0600 whatever the umask; the
  * PNG writer's helper. Returns an fd or a negative errno. */

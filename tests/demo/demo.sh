@@ -20,7 +20,9 @@
 # -> bob asks, receives the code by mail, answers the challenge -> a
 # warning mail before the end, bob extends in place -> the
 # sessions expire (DEMO_DURATION, 20 s) -> blocked again -> an SSH
-# jump-host login through pam_wgotp opens and closes a session.
+# jump-host login through pam_wgotp opens and closes a session -> bob
+# connects himself in wgotp-portal, in a headless Chromium (screenshots in
+# BUILDDIR/tests/artifacts/demo/).
 #
 # Exit status: 0 when every step passed, 1 when one failed (the demo stops
 # there and shows the logs), 77 when this machine cannot run it (not root,
@@ -492,12 +494,78 @@ else
 	step_end
 fi
 
-# ---- step 10: audit -------------------------------------------------------
+# ---- step 10: the employee portal ----------------------------------------
+step "bob connects himself in the employee portal (a real browser)" \
+	"wgotp-portal over HTTPS (a certificate of the demo's CA): bob types his" \
+	"email, then the code that arrives by mail, and is on the VPN. Headless" \
+	"Chromium does the typing; a screenshot of each screen is kept."
+PORTAL=$top_builddir/wgotp-portal/wgotp-portal
+portal_why() {
+	[ -x "$PORTAL" ] || { echo "wgotp-portal is not built (libmicrohttpd-dev)"; return; }
+	for t in /usr/bin/chromium /usr/bin/chromedriver; do
+		[ -x "$t" ] || { echo "$t is not installed (build-aux/install-deps)"; return; }
+	done
+	/usr/bin/python3 -c 'import selenium' 2>/dev/null || echo "python3-selenium is not installed"
+}
+portal_start() {
+	PORTAL_PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	cat >>"$CONF" <<CONF
+
+[Portal]
+Listen = 127.0.0.1:$PORTAL_PORT
+CertificateFile = $MAIL_SRV_CERT
+PrivateKeyFile = $MAIL_SRV_KEY
+PublicURL = https://127.0.0.1:$PORTAL_PORT
+AssetsDirectory = $top_srcdir/wgotp-portal/assets
+CompanyName = Example Corp
+
+[Email]
+# bob had a mail a minute ago (step 6): the demo does not wait for the next
+ResendInterval = 0
+CONF
+	chmod 600 "$MAIL_SRV_KEY"
+	PORTAL_LOG=$WG_TMP/portal.log
+	"$PORTAL" -c "$CONF" -f >"$PORTAL_LOG" 2>&1 &
+	wg_track_pid $!
+	local i
+	for i in $(seq 1 100); do
+		curl -s -o /dev/null --cacert "$MAIL_CA" "https://127.0.0.1:$PORTAL_PORT/" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+portal_step() {
+	local spki
+	must "wgotp-portal -c wgotp.conf -f on https://127.0.0.1:PORT" portal_start || return 1
+	spki=$(openssl x509 -in "$MAIL_SRV_CERT" -pubkey -noout | openssl pkey -pubin -outform der |
+		openssl dgst -sha256 -binary | base64)
+	SHOTS=$top_builddir/tests/artifacts/demo
+	rm -rf "$SHOTS" && mkdir -p "$SHOTS"
+	must "bob is blocked before the portal" refuse ping_b
+	DEMO_URL="https://127.0.0.1:$PORTAL_PORT" DEMO_EMAIL=$BOB DEMO_SPKI=$spki \
+		DEMO_SMTPD_DIR=$SMTPD_DIR DEMO_SHOTS=$SHOTS DEMO_PROFILE=$WG_TMP/chromium HOME=$WG_TMP \
+		timeout 120 /usr/bin/python3 "$top_srcdir/tests/demo/portal_demo.py" | tee "$WG_TMP/portal_demo.out"
+	[ "${PIPESTATUS[0]}" -eq 0 ] || { STEP_OK=0; return 1; }
+	PCODE=$(sed -n 's/.*the code arrived in the inbox: \([0-9]*\).*/\1/p' "$WG_TMP/portal_demo.out")
+	must "bob's laptop's peer is on $WG_IF_SRV" wg_srv_has_peer "$B_PUB" || return 1
+	must "bob's laptop -> 10.231.0.1 through the tunnel" ping_b_wait 12 || return 1
+	say "the screenshots: $SHOTS/{1-email,2-code,3-status}.png"
+}
+PORTAL_WHY=$(portal_why)
+if [ -n "$PORTAL_WHY" ]; then
+	step_skip "$PORTAL_WHY"
+else
+	portal_step
+	step_end
+fi
+
+# ---- step 11: audit -------------------------------------------------------
 step "The audit log: one line per decision" \
 	"[General] AuditLog = a file here (syslog by default); no code or secret in it."
 grep -v ' event=totp_enroll ' "$AUDIT" | tail -n 12 | cut -c1-150 | indent
 must "accepts over RADIUS and decisions logged" grep -q 'result=accept' "$AUDIT"
 must "no code in the audit log" refuse grep -qw -e "$CODE" -e "$BCODE" "$AUDIT"
+[ -n "${PCODE:-}" ] && must "no code in the portal's log" refuse grep -qw -e "$BCODE" -e "$PCODE" "$PORTAL_LOG"
 step_end
 
 finish 0

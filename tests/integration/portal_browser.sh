@@ -8,7 +8,10 @@
 # types it, the peer appears and the tunnel passes ping, the badge shows
 # the time left, Extend keeps the tunnel up (a ping every 100 ms loses
 # nothing), Deactivate removes the peer; a TOTP user logs in with
-# oathtool's code; an unknown user sees the same screens and gets no mail.
+# oathtool's code; an unknown user sees the same screens and gets no mail;
+# a TOTP user enrols through an invitation link (wgotpctl invite, a real
+# wgotp-dird: the QR code on the page decoded with zbarimg, the code from
+# oathtool), then signs in; a used and an expired link show the same page.
 # Screenshots of each screen: $top_builddir/tests/artifacts/portal/.
 set -u
 . "$top_srcdir/tests/integration/lib/wg.sh"
@@ -17,7 +20,9 @@ set -u
 
 PORTAL="$top_builddir/wgotp-portal/wgotp-portal"
 [ -x "$PORTAL" ] || { echo "1..0 # SKIP wgotp-portal not built (libmicrohttpd-dev missing)"; exit 0; }
-for t in /usr/bin/chromium /usr/bin/chromedriver oathtool curl; do
+DIRD="$top_builddir/wgotp-dird/wgotp-dird"
+CTL="$top_builddir/wgotpctl/wgotpctl"
+for t in /usr/bin/chromium /usr/bin/chromedriver oathtool curl zbarimg; do
 	command -v "$t" >/dev/null || { echo "1..0 # SKIP $t not installed (build-aux/install-deps)"; exit 0; }
 done
 /usr/bin/python3 -c 'import selenium' 2>/dev/null ||
@@ -35,11 +40,14 @@ TINA_SECRET=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP
 read -r _tina_priv TINA_PUB <<<"$(wg_keypair)"
 read -r _b1 BOB_PUB1 <<<"$(wg_keypair)"
 read -r _b2 BOB_PUB2 <<<"$(wg_keypair)"
+read -r _d1 DAVE_PUB <<<"$(wg_keypair)"
 act_setup "$WG_TMP/act" "$WG_IF_SRV"
 act_users "$(printf '"alice@example.com": { "method": "email", "enabled": true, "require_otp": true, "devices": [ { "name": "laptop", "public_key": "%s", "allowed_ips": ["%s"] } ] },
  "tina@example.com": { "method": "totp", "totp_secret": "%s", "totp_state": "active", "enabled": true, "require_otp": true, "devices": [ { "name": "desktop", "public_key": "%s", "allowed_ips": ["10.231.0.9/32"] } ] },
- "bob@example.com": { "method": "email", "enabled": true, "require_otp": true, "devices": [ { "name": "laptop", "public_key": "%s", "allowed_ips": ["10.231.0.10/32"] }, { "name": "phone", "public_key": "%s", "allowed_ips": ["10.231.0.11/32"] } ] }' \
-	"$WG_CLI_PUB" "$WG_CLI_CIDR" "$TINA_SECRET" "$TINA_PUB" "$BOB_PUB1" "$BOB_PUB2")"
+ "bob@example.com": { "method": "email", "enabled": true, "require_otp": true, "devices": [ { "name": "laptop", "public_key": "%s", "allowed_ips": ["10.231.0.10/32"] }, { "name": "phone", "public_key": "%s", "allowed_ips": ["10.231.0.11/32"] } ] },
+ %s' \
+	"$WG_CLI_PUB" "$WG_CLI_CIDR" "$TINA_SECRET" "$TINA_PUB" "$BOB_PUB1" "$BOB_PUB2" \
+	"$(act_user dave@example.com desktop "$DAVE_PUB" 10.231.0.12/32)")"
 # the flow needs a server key in hex (wg-activator's own test key is raw)
 (umask 077; openssl rand -hex 32 >"$ACT_DIR/server.key")
 PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -56,6 +64,11 @@ CertificateFile = $MAIL_SRV_CERT
 PrivateKeyFile = $MAIL_SRV_KEY
 AssetsDirectory = $top_srcdir/wgotp-portal/assets
 CompanyName = Example Corp
+PublicURL = https://127.0.0.1:$PORT
+
+[Dird]
+Socket = $WG_TMP/dird.sock
+AllowedUsers = root
 CONF
 } >>"$ACT_CONF"
 
@@ -71,6 +84,16 @@ portal_check() { "$PORTAL" -c "$ACT_CONF" --check >/dev/null; }
 check "--check passes with the key at 0600" portal_check
 
 act_start || { echo "Bail out! wg-activator did not start"; exit 1; }
+"$DIRD" -c "$ACT_CONF" -f >"$WG_TMP/dird.log" 2>&1 &
+DIRD_PID=$!
+wg_track_pid "$DIRD_PID"
+for _i in $(seq 1 50); do [ -S "$WG_TMP/dird.sock" ] && break; sleep 0.1; done
+check "wgotp-dird listens" test -S "$WG_TMP/dird.sock"
+# two invitations for dave: one to enrol with, one to expire
+LINK1=$("$CTL" -c "$ACT_CONF" invite dave@example.com --print 2>"$WG_TMP/invite.err")
+check "wgotpctl invite --print: a link to PublicURL/enrol with the token in the fragment" \
+	grep -qE "^https://127\.0\.0\.1:$PORT/enrol#[0-9a-f]{64}$" <<<"$LINK1"
+check "user show: the invitation is pending" eval '"$CTL" -c "$ACT_CONF" user show dave@example.com | grep -q "^invite: *pending until"'
 "$PORTAL" -c "$ACT_CONF" -f >"$WG_TMP/portal.log" 2>&1 &
 PORTAL_PID=$!
 wg_track_pid "$PORTAL_PID"
@@ -96,7 +119,8 @@ SPKI=$(openssl x509 -in "$MAIL_SRV_CERT" -pubkey -noout | openssl pkey -pubin -o
 	openssl dgst -sha256 -binary | base64)
 PB_URL="https://127.0.0.1:$PORT" PB_ARTIFACTS="$ART" PB_SMTPD_DIR="$SMTPD_DIR" PB_SPKI="$SPKI" \
 	PB_PROFILE="$WG_TMP/chromium-profile" PB_COUNT="$WG_TMP/pb.count" PB_TINA_PUB="$TINA_PUB" PB_BOB_PUB1="$BOB_PUB1" PB_BOB_PUB2="$BOB_PUB2" \
-	PB_TINA_SECRET="$TINA_SECRET" TAP_START=$TAP_N WG_IF_SRV="$WG_IF_SRV" WG_NS_CLI="$WG_NS_CLI" \
+	PB_TINA_SECRET="$TINA_SECRET" PB_LINK="$LINK1" PB_CTL="$CTL" PB_CONF="$ACT_CONF" PB_USERS="$ACT_USERS" \
+	PB_DAVE_PUB="$DAVE_PUB" TAP_START=$TAP_N WG_IF_SRV="$WG_IF_SRV" WG_NS_CLI="$WG_NS_CLI" \
 	WG_SRV_IP="$WG_SRV_IP" WG_CLI_PUB="$WG_CLI_PUB" HOME="$WG_TMP" \
 	timeout 300 /usr/bin/python3 "$top_srcdir/tests/integration/lib/portal_browser.py"
 rc=$?
@@ -106,12 +130,16 @@ if [ -s "$WG_TMP/pb.count" ]; then
 fi
 ok $rc "the browser script ran to its end"
 n_shots=$(find "$ART" -name '*.png' | wc -l)
-check "a screenshot of each screen ($n_shots in $ART)" test "$n_shots" -ge 12
+check "a screenshot of each screen ($n_shots in $ART)" test "$n_shots" -ge 16
 
 # --- what the logs say --------------------------------------------------------
 check "the audit log has the portal's decisions with the client address" \
 	grep -q 'event=answer origin=portal user="alice@example.com" client="127.0.0.1"' "$WG_TMP/portal.log"
 check "the activator saw origin=portal" grep -q 'origin=portal' "$ACT_LOG"
+check "wgotp-dird audited the enrolment" grep -q 'event=totp_confirm origin=portal user="dave@example.com" client="uid=0" method=totp result=accept' "$WG_TMP/dird.log"
+check "... the reused link" grep -q 'event=invite_open origin=portal user="" client="uid=0" method=totp result=reject reason=bad_token' "$WG_TMP/dird.log"
+check "... and the expired one" grep -q 'event=invite_open origin=portal user="dave@example.com" client="uid=0" method=totp result=reject reason=expired' "$WG_TMP/dird.log"
+check "no invitation token in any log" not grep -qE '[0-9a-f]{64}' "$WG_TMP/portal.log" "$WG_TMP/dird.log"
 codes=$(for f in "$SMTPD_DIR"/msg-*.eml; do py_mail "$f" \
 	'" ".join(__import__("re").findall(r"(?<![0-9])[0-9]{6}(?![0-9])", m.get_content()))'; done)
 leak=0

@@ -91,6 +91,33 @@ done <<EOF2
 $combos
 EOF2
 
+# wgotp-dird.service: verified the same way; no capability, no network.
+DIRD=$top_builddir/wgotp-dird/wgotp-dird
+cp "$top_srcdir/doc/wgotp-dird.8" "$T/man/man8/"
+mkdir -p "$T/dird"
+sed "s|/usr/sbin/wgotp-dird|$DIRD|g" "$U/wgotp-dird.service" >"$T/dird/wgotp-dird.service"
+MANPATH=$T/man systemd-analyze verify "$T/dird/wgotp-dird.service" >"$T/verify.dird" 2>&1
+rc=$?
+grep -e "$T" -e 'wgotp-dird' "$T/verify.dird" >"$T/verify.dird.ours"
+[ $rc -eq 0 ] && [ ! -s "$T/verify.dird.ours" ]
+ok $? "systemd-analyze verify: wgotp-dird.service"
+sed 's/^/# /' "$T/verify.dird.ours"
+security "$T/dird/wgotp-dird.service" >"$T/security.dird"
+e=$(sed -n 's/^→ Overall exposure level for wgotp-dird.service: \([0-9.]*\).*/\1/p' "$T/security.dird")
+[ -n "$e" ] && awk -v e="$e" 'BEGIN { exit !(e <= 2.0) }'
+ok $? "wgotp-dird.service: exposure $e (at most 2.0: no capability, no network)"
+allowed "$T/security.dird" AF_UNIX && ! allowed "$T/security.dird" 'AF_\(INET\|INET6\|NETLINK\)'
+ok $? "... Unix sockets only"
+
+# The portal never writes users.json: not root, /etc read-only for it;
+# wgotp-dird is the one unit that may write /etc/wgotp.
+P=$U/wgotp-portal.service
+grep -qx 'ProtectSystem=strict' "$P" && grep -E '^User=' "$P" | grep -qv '^User=root$' &&
+	! grep -E '^ReadWritePaths=' "$P" | grep -q '/etc'
+ok $? "wgotp-portal.service: its own user, ProtectSystem=strict, no writable path under /etc"
+grep -qE '^ReadWritePaths=.*/etc/wgotp' "$U/wgotp-dird.service"
+ok $? "wgotp-dird.service may write /etc/wgotp (users.json's rename and lock)"
+
 # SupplementaryGroups=redis reaches a 0770 redis socket.
 grep -qx 'SupplementaryGroups=redis' "$U/wg-activator.service.d/redis-unix.conf"
 ok $? "redis-unix.conf adds the group redis"

@@ -279,9 +279,40 @@ check "... each refused as a wrong code" err_has "wrong code"
 totp_settle
 expect 2 "after MaxFailures even the right code is refused" activate carol@example.com --code "$(code_at "$CS")"
 check "... by the rate limit" err_has "rate limit"
-expect 0 "totp reset" totp reset carol@example.com
+expect 0 "totp reset" totp reset --force carol@example.com
 check "carol's secret is gone" test "$(json '"totp_secret" in d["users"]["carol@example.com"], d["users"]["carol@example.com"]["totp_state"]' <"$T/etc/users.json")" = "(False, 'none')"
-expect 2 "totp reset of an unknown user" totp reset nobody@example.com
+expect 2 "totp reset of an unknown user" totp reset --force nobody@example.com
+expect 1 "totp reset without --force is a usage error" totp reset carol@example.com
+check "... that says why" err_has "--force is required"
+
+# --- invitations ---------------------------------------------------------------
+expect 2 "invite without [Portal] PublicURL" invite carol@example.com --print
+check "... names the key" err_has "PublicURL"
+printf '\n[Portal]\nPublicURL = https://vpn.example.com/\n' >>"$CONF"
+expect 0 "invite --print" invite carol@example.com --print
+LINK=$OUT
+check "the link is PublicURL/enrol#TOKEN ($LINK)" eval 'printf "%s" "$LINK" | grep -qxE "https://vpn\.example\.com/enrol#[0-9a-f]{64}"'
+TOKEN=${LINK##*#}
+check "users.json keeps an HMAC, not the token" eval '[ "$(json "d[\"users\"][\"carol@example.com\"][\"invite\"][\"mac\"]" <"$T/etc/users.json")" != "$TOKEN" ] && ! grep -q "$TOKEN" "$T/etc/users.json"'
+check "... and an expiry 72 h away" eval 'e=$(json "d[\"users\"][\"carol@example.com\"][\"invite\"][\"expires\"]" <"$T/etc/users.json"); [ $((e - $(date +%s))) -gt $((72 * 3600 - 60)) ] && [ $((e - $(date +%s))) -le $((72 * 3600)) ]'
+run user show carol@example.com
+check "user show: the invitation is pending" eval 'printf "%s\n" "$OUT" | grep -q "^invite: *pending until"'
+run --json user show carol@example.com
+check "user show --json: invite.state pending" test "$(echo "$OUT" | json 'd["invite"]["state"]')" = pending
+expect 2 "invite an email user" invite bob@example.com --print
+check "... refused: codes come by mail" err_has "gets codes by email"
+expect 2 "invite with Transport = none and no --print" invite carol@example.com
+check "... says there is no transport" err_has "Transport = none"
+expect 1 "invite without EMAIL is a usage error" invite
+expect 0 "user add --method totp --invite --print" user add dan@example.com --method totp --invite --print
+check "... prints the added user and a link" eval 'printf "%s\n" "$OUT" | grep -q "^added dan@example.com" && printf "%s\n" "$OUT" | grep -qE "^https://vpn\.example\.com/enrol#[0-9a-f]{64}$"'
+expect 1 "user add --method email --invite is a usage error" user add erin@example.com --method email --invite
+check "... and adds nobody" test "$(json '"erin@example.com" in d["users"]' <"$T/etc/users.json")" = False
+expect 0 "totp reset --force ends the invitation too" totp reset --force carol@example.com
+check "... carol has no invitation" test "$(json '"invite" in d["users"]["carol@example.com"]' <"$T/etc/users.json")" = False
+check "the audit log has the invitations and the forced reset" eval 'grep -q "event=invite origin=admin user=\"carol@example.com\".*result=accept" "$T/audit.log" && grep -q "event=totp_reset origin=admin user=\"carol@example.com\".*reason=forced" "$T/audit.log"'
+check "no token in the audit log" not grep -q "$TOKEN" "$T/audit.log"
+expect 0 "user del dan" user del dan@example.com
 check "no TOTP secret in the audit log" not grep -q -e "$SECRET" -e "$CS" "$T/audit.log"
 
 # --- sessions without wg-activator ----------------------------------------------
@@ -339,11 +370,17 @@ EOF
 	check "the mail holds a 6-digit code" eval 'printf "%s" "$CODE" | grep -qxE "[0-9]{6}"'
 	check "the code is not printed" not out_has "$CODE"
 	expect 2 "mail-test to an invalid address fails" mail-test "jürgen@example.com"
+	expect 0 "invite mails the link" invite carol@example.com
+	check "... and says so" out_has "invitation mailed to carol@example.com"
+	M=$SMTPD_DIR/msg-2.eml
+	check "the invitation reached carol" test "$(py_mail "$M" 'm["To"]')" = carol@example.com
+	check "... with the link, the token in its fragment" eval 'py_mail "$M" "m.get_content()" | grep -qE "^https://vpn\.example\.com/enrol#[0-9a-f]{64}"'
+	expect 0 "totp reset --force carol" totp reset --force carol@example.com
 
 	# An email user: activate mails a code, then takes it.
 	expect 0 "activate an email user without --code mails a code" activate bob@example.com --duration 4h
 	check "... and says where it went ($OUT)" out_has "Enter the code sent to b"
-	M=$SMTPD_DIR/msg-2.eml
+	M=$SMTPD_DIR/msg-3.eml
 	check "the code was mailed to bob" test "$(py_mail "$M" 'm["To"]')" = bob@example.com
 	BCODE=$(py_mail "$M" '__import__("re").search(r"\b\d{6}\b", m.get_content()).group(0)')
 	wrong=$(printf '%06d' $(( (10#$BCODE + 1) % 1000000 )))

@@ -23,6 +23,8 @@
 #include "encoding.h"
 #include "log.h"
 #include "otp.h"
+#include "dird.h"
+#include "invite.h"
 #include "portal.h"
 #include "tap.h"
 #include "testutil.h"
@@ -742,6 +744,137 @@ static void test_housekeeping(void)
 	       "a portal sign-in is not a console one");
 }
 
+/* ---- 2FA: enrolment by invitation, through wgotp-dird's requests ------- */
+
+/* wgotp-dird in process: the portal's request goes to the daemon's table
+ * as the socket would carry it, from the portal's uid. */
+static int dird_hook(const struct wgotp_config *cfg, json_object *req, json_object **reply,
+		     char *code, size_t code_len, struct wgotp_error *err)
+{
+	struct dird d = { .cfg = cfg, .flow = P->fe->flow, .store = P->fe->store };
+	struct ucred cr = { .pid = getpid(), .uid = 0, .gid = 0 };
+	const char *txt;
+	char *line;
+	size_t len = 0;
+	json_object *v;
+
+	(void)err;
+	json_object_object_add(req, "version", json_object_new_int(1));
+	txt = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+	line = dird_handle(&d, &cr, -1, txt, strlen(txt), &len);
+	json_object_put(req);
+	*reply = line ? json_tokener_parse(line) : NULL;
+	dird_reply_free(line, len);
+	code[0] = '\0';
+	if (!*reply)
+		return -EPROTO;
+	if (json_object_object_get_ex(*reply, "error", &v)) {
+		snprintf(code, code_len, "%s", json_object_get_string(v));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void invite_user(const char *email, char token[WGOTP_INVITE_TOKEN_LEN + 1])
+{
+	struct wgotp_error err = { "" };
+	struct wgotp_directory *d = NULL;
+	const char *path = P->fe->cfg->directory;
+	int lock = wgotp_dir_lock(path, &err);
+
+	if (lock < 0 || wgotp_dir_load(path, &d, &err) < 0 ||
+	    (!wgotp_dir_find(d, email) && wgotp_dir_user_add(d, email, WGOTP_METHOD_TOTP, NULL, true, &err) < 0) ||
+	    wgotp_invite_new(P->fe->flow, wgotp_dir_find(d, email), 72 * 3600, token) < 0 ||
+	    wgotp_dir_save(d, path, &err) < 0)
+		printf("# invite: %s\n", err.msg);
+	wgotp_dir_free(d);
+	if (lock >= 0)
+		close(lock);
+}
+
+static void code_for(const char *b32, int64_t t, char code[8])
+{
+	uint8_t sec[64];
+	struct wgotp_totp_params p = { 6, 30, 1, WGOTP_TOTP_SHA1 };
+	int n = wgotp_base32_decode(b32, sec, sizeof(sec));
+
+	wgotp_totp_generate(sec, (size_t)n, &p, (uint64_t)t / 30, code);
+}
+
+static void test_2fa(void)
+{
+	char token[WGOTP_INVITE_TOKEN_LEN + 1], body[512], secret[80] = "", code[8], wrong[8], neutral[256] = "";
+	struct browser b, e;
+
+	P->dird = dird_hook;
+	clk.now += 3600;
+	b_init(&b, "198.51.100.40");
+	get(&b, "/api/v1/status");
+	is_int(get(&b, "/api/v1/2fa/status"), 401, "2fa/status without a sign-in: 401");
+	is_int(post(&b, "/api/v1/2fa/setup", "{\"token\":\"0000000000000000000000000000000000000000000000000000000000000000\"}"),
+	       404, "setup with an unknown token: 404");
+	is_str(err_code(&b), "invalid_invite", "... invalid_invite");
+	if (jstr(b.j, "message"))
+		snprintf(neutral, sizeof(neutral), "%s", jstr(b.j, "message"));
+	is_int(post(&b, "/api/v1/2fa/setup", "{}"), 400, "setup with neither token nor code: 400");
+
+	invite_user("dave@example.com", token);
+	snprintf(body, sizeof(body), "{\"token\":\"%s\"}", token);
+	b_init(&e, "198.51.100.41");
+	get(&e, "/api/v1/status");
+	e.csrf[0] = '\0';
+	is_int(post(&e, "/api/v1/2fa/setup", body), 403, "setup without the CSRF token: 403");
+	is_int(post(&b, "/api/v1/2fa/setup", body), 200, "setup with the invitation's token: 200");
+	is_str(jstr(b.j, "user"), "dave@example.com", "... names the invited user");
+	if (jstr(b.j, "secret"))
+		snprintf(secret, sizeof(secret), "%s", jstr(b.j, "secret"));
+	ok(strlen(secret) == 32, "... the secret as text");
+	ok(jstr(b.j, "qr") && !strncmp(jstr(b.j, "qr"), "data:image/svg+xml;base64,", 26) &&
+	   strlen(jstr(b.j, "qr")) > 1000, "... and the QR code as a data: URL");
+	ok(jstr(b.j, "uri") && strstr(jstr(b.j, "uri"), secret), "... and the otpauth URI");
+	is_int(post(&b, "/api/v1/2fa/setup", body), 404, "the link opened again: 404");
+	is_str(jstr(b.j, "message"), neutral, "... with the same neutral message as an unknown link");
+
+	code_for(secret, clk.now, code);
+	snprintf(wrong, sizeof(wrong), "%06d", (atoi(code) + 1) % 1000000);
+	snprintf(body, sizeof(body), "{\"token\":\"%s\",\"code\":\"%s\"}", token, wrong);
+	is_int(post(&b, "/api/v1/2fa/verify", body), 401, "verify with a wrong code: 401");
+	is_str(err_code(&b), "bad_code", "... bad_code");
+	snprintf(body, sizeof(body), "{\"token\":\"%s\",\"code\":\"%s\"}", token, code);
+	is_int(post(&b, "/api/v1/2fa/verify", body), 200, "verify with the right code: 200");
+	is_str(jstr(b.j, "totp"), "active", "... the secret is active");
+	is_int(post(&b, "/api/v1/2fa/verify", body), 404, "the link after its use: 404");
+	is_str(jstr(b.j, "message"), neutral, "... the same neutral message");
+
+	/* dave signs in with the app, sees the state, disables with a code
+	 * (the portal's copy of users.json is stat()ed once a second) */
+	usleep(1100 * 1000);
+	clk.now += 30;
+	code_for(secret, clk.now, code);
+	snprintf(body, sizeof(body), "{\"email\":\"dave@example.com\",\"code\":\"%s\"}", code);
+	post(&b, "/api/v1/login", body);
+	is_str(jstr(b.j, "state"), "signed_in", "dave signs in with the enrolled app");
+	is_int(get(&b, "/api/v1/2fa/status"), 200, "2fa/status signed in: 200");
+	is_str(jstr(b.j, "totp"), "active", "... totp active");
+	snprintf(body, sizeof(body), "{\"code\":\"%s\"}", code);
+	is_int(post(&b, "/api/v1/2fa/disable", body), 401, "disable with the code just used (a replay): 401");
+	clk.now += 30;
+	code_for(secret, clk.now, code);
+	snprintf(body, sizeof(body), "{\"code\":\"%s\"}", code);
+	is_int(post(&b, "/api/v1/2fa/disable", body), 200, "disable with a current code: 200");
+	is_str(jstr(b.j, "totp"), "none", "... the secret is gone");
+
+	/* an expired link: the same neutral reply */
+	invite_user("dave@example.com", token);
+	clk.now += 73 * 3600;
+	snprintf(body, sizeof(body), "{\"token\":\"%s\"}", token);
+	b_init(&b, "198.51.100.42");
+	get(&b, "/api/v1/status");
+	is_int(post(&b, "/api/v1/2fa/setup", body), 404, "an expired link: 404");
+	is_str(jstr(b.j, "message"), neutral, "... the same neutral message");
+	ok(!strstr(logbuf, token) && !strstr(logbuf, secret), "no token and no secret in any log line");
+}
+
 int main(void)
 {
 	wgotp_log_set_sink(capture, NULL, WGOTP_LOG_DEBUG);
@@ -758,6 +891,7 @@ int main(void)
 	test_logout_and_duplicates();
 	test_limits();
 	test_housekeeping();
+	test_2fa();
 	portal_free(P);
 	tu_rmdir(dir);
 	for (size_t i = 0; i < n_replies; i++)

@@ -233,7 +233,57 @@
     }, function () { failed(); });
   }
 
+  // An invitation's link: /enrol#TOKEN. The token never leaves the
+  // fragment but in a POST body; it is dropped from the address bar.
+  var enrolToken = null;
+
+  function enrolStart() {
+    var m = /^#([0-9a-f]{64})$/.exec(location.hash);
+    if (window.history && history.replaceState) history.replaceState(null, '', '/enrol');
+    if (!m) return show('screen-invalid');
+    enrolToken = m[1];
+    api('GET', '/api/v1/status').then(function (st) {
+      if (st.body.company) {
+        $('company').textContent = st.body.company;
+        document.title = st.body.company + ' VPN access';
+      }
+      $('title').textContent = 'Set up your sign-in';
+      return api('POST', '/api/v1/2fa/setup', { token: enrolToken });
+    }).then(function (r) {
+      if (r.status !== 200) {
+        if (r.body.error === 'invalid_invite') return show('screen-invalid');
+        return message(r.body.message || 'Something went wrong.');
+      }
+      $('enrol-user').textContent = r.body.user || '';
+      $('enrol-secret').textContent = (r.body.secret || '').replace(/(.{4})/g, '$1 ').trim();
+      if (r.body.qr) $('enrol-qr').src = r.body.qr;
+      show('screen-enrol');
+    }, function () { message('The service cannot be reached.'); });
+  }
+
+  function enrolVerify(e) {
+    var f = e.target;
+    e.preventDefault();
+    var code = $('enrol-code').value.replace(/\s+/g, '');
+    if (!/^[0-9]+$/.test(code)) { message('Type the digits of the code.'); $('enrol-code').focus(); return; }
+    busy(f, true);
+    api('POST', '/api/v1/2fa/verify', { token: enrolToken, code: code }).then(function (r) {
+      busy(f, false);
+      if (r.status === 200) { message(''); enrolToken = null; return show('screen-enrolled'); }
+      if (r.body.error === 'invalid_invite') { message(''); return show('screen-invalid'); }
+      message(r.body.message || 'Something went wrong.');
+      $('enrol-code').value = '';
+      $('enrol-code').focus();
+    }, function () { failed(f); });
+  }
+
   document.addEventListener('DOMContentLoaded', function () {
+    $('form-enrol').addEventListener('submit', enrolVerify);
+    // another link pasted into the same tab changes only the fragment
+    window.addEventListener('hashchange', function () {
+      if (location.pathname === '/enrol' && location.hash) { message(''); enrolStart(); }
+    });
+    if (location.pathname === '/enrol') return enrolStart();
     $('form-email').addEventListener('submit', function (e) {
       var f = e.target;
       e.preventDefault();

@@ -167,6 +167,70 @@ def type_code(drv, code, duration="3600"):
     c.send_keys(Keys.ENTER)
 
 
+def enrol(drv):
+    link = E["PB_LINK"]
+    drv.get(link)
+    ok(wait_screen(drv, "screen-enrol"), "the invitation link: the enrolment screen")
+    ok(drv.current_url == URL + "/enrol", "the token is dropped from the address bar (%s)" % drv.current_url)
+    WebDriverWait(drv, 10).until(lambda d: d.execute_script(
+        "var i = document.getElementById('enrol-qr'); return i.complete && i.naturalWidth > 0;"))
+    shot(drv, "13-enrol-qr")
+    qr = sh("zbarimg", "-q", "--raw", os.path.join(ART, "13-enrol-qr.png")).stdout.strip()
+    ok(qr.startswith("otpauth://totp/") and "dave%40example.com" in qr,
+       "zbarimg reads the QR code on the page: an otpauth URI for dave", qr[:30])
+    m = re.search(r"[?&]secret=([A-Z2-7]+)", qr)
+    secret = m.group(1) if m else ""
+    shown = drv.find_element(By.ID, "enrol-secret").text.replace(" ", "")
+    ok(secret and shown == secret, "the secret as text is the QR code's")
+    with open(E["PB_USERS"]) as f:
+        dave = __import__("json").load(f)["users"]["dave@example.com"]
+    ok(dave.get("totp_state") == "pending", "users.json: pending until a right code")
+    c = drv.find_element(By.ID, "enrol-code")
+    c.send_keys("000000" if sh("oathtool", "--totp", "-b", secret).stdout.strip() != "000000" else "111111")
+    c.send_keys(Keys.ENTER)
+    WebDriverWait(drv, 10).until(EC.visibility_of_element_located((By.ID, "message")))
+    ok("not right" in drv.find_element(By.ID, "message").text, "a wrong code: refused, still pending")
+    code = sh("oathtool", "--totp", "-b", secret).stdout.strip()
+    c = drv.find_element(By.ID, "enrol-code")
+    c.clear()
+    c.send_keys(code)
+    c.send_keys(Keys.ENTER)
+    ok(wait_screen(drv, "screen-enrolled"), "oathtool's code: the app is set up")
+    shot(drv, "14-enrolled")
+    with open(E["PB_USERS"]) as f:
+        dave = __import__("json").load(f)["users"]["dave@example.com"]
+    ok(dave.get("totp_state") == "active" and "invite" not in dave, "users.json: active, the invitation gone")
+    # the same link again: the neutral page
+    drv.get(link)
+    ok(wait_screen(drv, "screen-invalid"), "the used link: the neutral page")
+    used_text = drv.find_element(By.ID, "screen-invalid").text
+    shot(drv, "15-link-used")
+    # sign in with the app: the next time step's code (the window allows
+    # it), as the enrolment's code cannot be used twice
+    time.sleep(1.2)   # the portal's copy of users.json is re-read once a second
+    drv.delete_all_cookies()		# mallory's pending sign-in, above
+    ok(login(drv, "dave@example.com"), "dave: the code screen")
+    type_code(drv, sh("oathtool", "--totp", "-b", "-N", "@%d" % (int(time.time()) + 30), secret).stdout.strip())
+    ok(wait_screen(drv, "screen-status"), "dave signs in with the enrolled app")
+    ok(has_peer(E["PB_DAVE_PUB"]), "dave's peer is on the interface")
+    shot(drv, "16-status-enrolled")
+    drv.find_element(By.ID, "logout").click()
+    wait_screen(drv, "screen-email")
+    # an expired link: the same neutral page
+    sh(E["PB_CTL"], "-c", E["PB_CONF"], "totp", "reset", "--force", "dave@example.com")
+    link2 = sh(E["PB_CTL"], "-c", E["PB_CONF"], "invite", "dave@example.com", "--print").stdout.strip()
+    with open(E["PB_USERS"]) as f:
+        d = __import__("json").load(f)
+    d["users"]["dave@example.com"]["invite"]["expires"] = int(time.time()) - 1
+    with open(E["PB_USERS"] + ".tmp", "w") as f:
+        __import__("json").dump(d, f)
+    os.chmod(E["PB_USERS"] + ".tmp", 0o640)
+    os.rename(E["PB_USERS"] + ".tmp", E["PB_USERS"])
+    drv.get(link2)
+    ok(wait_screen(drv, "screen-invalid"), "an expired link: the neutral page")
+    ok(drv.find_element(By.ID, "screen-invalid").text == used_text, "... the same words as a used one")
+
+
 def main():
     drv = browser()
     alice_key, tina_key = E["WG_CLI_PUB"], E["PB_TINA_PUB"]
@@ -282,6 +346,8 @@ def main():
         msg = drv.find_element(By.ID, "message").text
         ok(msg == "That code is not right.", "any code: the reply a wrong code gets (%s)" % msg)
         shot(drv, "10-unknown-refused")
+        # --- enrolment by invitation: QR code, oathtool, then a sign-in ---
+        enrol(drv)
         errs = csp_errors(drv)
         ok(not errs, "no Content-Security-Policy violation nor error in the console", "\n".join(errs))
     finally:
