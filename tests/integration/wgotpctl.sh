@@ -85,11 +85,11 @@ check "--help exits 0 and names the commands" eval 'rc_is 0 && out_has "totp enr
 # the defaults (lib/conf.c's) when none can be read.
 printf '[Session]\nDurations = 30m, 2h, 2d\nDefaultDuration = 2h\nMaxDuration = 2d\n' >"$T/durations.conf"
 run -c "$T/durations.conf" --help
-check "--help shows the configured Durations" eval 'rc_is 0 && out_has "--duration 30m|2h|2d]" && out_has "Durations in $T/durations.conf"'
+check "--help shows the configured Durations" eval 'rc_is 0 && out_has "--duration 30m|2h|2d [--shorten]]" && out_has "Durations in $T/durations.conf"'
 defaults=$(sed -n 's/.*{ "Session", "Durations", [^"]*"\([^"]*\)".*/\1/p' "$top_srcdir/lib/conf.c" | sed 's/, */|/g')
 run -c "$T/none.conf" help
 check "... the defaults ($defaults) without a readable configuration" \
-	eval 'rc_is 0 && [ -n "$defaults" ] && out_has "--duration $defaults]" && out_has "default [Session] Durations"'
+	eval 'rc_is 0 && [ -n "$defaults" ] && out_has "--duration $defaults [--shorten]]" && out_has "default [Session] Durations"'
 
 # --- init ------------------------------------------------------------------
 OUT=$(umask 000; "$CTL" init --prefix "$T/etc" --interface wgt0 2>"$T/stderr")
