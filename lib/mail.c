@@ -24,6 +24,7 @@ struct mailer {
 	char *body;		/* template */
 	char *warn_subject;	/* template */
 	char *warn_body;	/* template */
+	char *link;		/* [Portal] PublicURL, in the warning */
 	char host[256];
 	long timeout_ms;
 };
@@ -48,11 +49,14 @@ static int mailer_send_warn(void *arg, const struct wgotp_mail_warn *m, struct w
 {
 	struct mailer *ml = arg;
 	struct wgotp_mail_message msg = { 0 };
+	struct wgotp_mail_warn w = *m;
 	struct wgotp_deadline dl;
 	int ret;
 
+	if (!w.link)
+		w.link = ml->link;
 	wgotp_deadline_start(&dl, ml->timeout_ms);
-	ret = wgotp_mail_compose_warn(ml->warn_subject, ml->warn_body, ml->from, ml->host, m,
+	ret = wgotp_mail_compose_warn(ml->warn_subject, ml->warn_body, ml->from, ml->host, &w,
 				      &msg, err);
 	if (ret < 0)
 		return ret;
@@ -98,6 +102,7 @@ static void mailer_free(void *arg)
 	free(ml->body);
 	free(ml->warn_subject);
 	free(ml->warn_body);
+	free(ml->link);
 	free(ml);
 }
 
@@ -168,6 +173,13 @@ int wgotp_mailer_from_config(const struct wgotp_config *cfg, struct wgotp_store 
 		ret = wgotp_mail_warn_template_load(cfg->mail_warn_body_file, &ml->warn_body, err);
 		if (ret < 0)
 			goto cleanup;
+	}
+	if (cfg->portal_public_url && *cfg->portal_public_url) {
+		ml->link = strdup(cfg->portal_public_url);
+		if (!ml->link) {
+			ret = wgotp_error_set(err, ENOMEM, "out of memory");
+			goto cleanup;
+		}
 	}
 
 	switch (cfg->mail_transport) {

@@ -44,6 +44,17 @@ const char wgotp_mail_default_warn_body[] =
 	"-- \n"
 	"%{host}\n";
 
+/* The same, where the portal is ([Portal] PublicURL). */
+static const char default_warn_body_link[] =
+	"Your VPN session on %{device} ends at %{end} (%{date}), in %{left}.\n"
+	"\n"
+	"To keep it, extend it on %{link} with a new code, or connect again\n"
+	"with one before then: the session is extended without dropping the\n"
+	"tunnel.\n"
+	"\n"
+	"-- \n"
+	"%{host}\n";
+
 enum placeholder {
 	PH_NONE = -1,
 	PH_CODE,
@@ -55,6 +66,7 @@ enum placeholder {
 	PH_END,
 	PH_DATE,
 	PH_LEFT,
+	PH_LINK,
 };
 
 static const char *const placeholders[] = {
@@ -67,6 +79,7 @@ static const char *const placeholders[] = {
 	[PH_END] = "end",
 	[PH_DATE] = "date",
 	[PH_LEFT] = "left",
+	[PH_LINK] = "link",
 };
 
 /* Which placeholders each kind of mail knows. */
@@ -74,7 +87,7 @@ static const char *const placeholders[] = {
 #define MASK_CODE (PH_BIT(PH_CODE) | PH_BIT(PH_LIFETIME) | PH_BIT(PH_MINUTES) | \
 		   PH_BIT(PH_ADDRESS) | PH_BIT(PH_HOST))
 #define MASK_WARN (PH_BIT(PH_DEVICE) | PH_BIT(PH_END) | PH_BIT(PH_DATE) | PH_BIT(PH_LEFT) | \
-		   PH_BIT(PH_ADDRESS) | PH_BIT(PH_HOST))
+		   PH_BIT(PH_LINK) | PH_BIT(PH_ADDRESS) | PH_BIT(PH_HOST))
 
 bool wgotp_utf8_valid(const char *str, size_t len)
 {
@@ -188,7 +201,7 @@ static int check_kind(const char *tmpl, bool subject, unsigned int mask, struct 
 
 				return wgotp_error_set(err, EINVAL, mask == MASK_CODE ?
 						       "unknown placeholder \"%.*s\" (known: %%{code}, %%{lifetime}, %%{minutes}, %%{address}, %%{host})" :
-						       "unknown placeholder \"%.*s\" (known: %%{device}, %%{end}, %%{date}, %%{left}, %%{address}, %%{host})",
+						       "unknown placeholder \"%.*s\" (known: %%{device}, %%{end}, %%{date}, %%{left}, %%{link}, %%{address}, %%{host})",
 						       n > 40 ? 40 : n, p);
 			}
 			p += 1 + taken;
@@ -253,6 +266,7 @@ static int expand_kind(const char *tmpl, const struct wgotp_mail_vars *v, unsign
 		case PH_END:		val = v->end; break;
 		case PH_DATE:		val = v->date; break;
 		case PH_LEFT:		val = words; break;
+		case PH_LINK:		val = v->link; break;
 		case PH_NONE:		break;
 		}
 		wgotp_buf_adds(&b, val ? val : "");
@@ -402,13 +416,15 @@ int wgotp_mail_compose_warn(const char *subject_tmpl, const char *body_tmpl, con
 	struct wgotp_mail_vars v = {
 		.lifetime = w->end > w->now ? w->end - w->now : 0, .address = w->to, .host = host,
 		.device = w->device, .end = w->end_text, .date = w->date_text,
+		.link = w->link && *w->link ? w->link : "",
 	};
 
 	memset(msg, 0, sizeof(*msg));
 	if (!w->device || !wgotp_mail_header_ok(w->device) || !w->end_text || !w->date_text)
 		return wgotp_error_set(err, EINVAL, "no device or end time to send");
 	return compose_kind(subject_tmpl ? subject_tmpl : wgotp_mail_default_warn_subject,
-			    body_tmpl ? body_tmpl : wgotp_mail_default_warn_body, from, w->to,
+			    body_tmpl ? body_tmpl : *v.link ? default_warn_body_link :
+			    wgotp_mail_default_warn_body, from, w->to,
 			    w->now, MASK_WARN, &v, msg, err);
 }
 

@@ -43,6 +43,7 @@ struct wgotp_mail_vars {
 	const char *address;
 	const char *host;
 	const char *device, *end, *date;	/* the warning */
+	const char *link;			/* the warning: the portal, or "" */
 };
 
 /* A message ready for a transport. Every string is owned. */

@@ -26,6 +26,7 @@ struct wgotp_mail_warn {
 	const char *date_text;		/* "2026-03-29" */
 	int64_t end;			/* the deadline, seconds since the epoch */
 	int64_t now;
+	const char *link;		/* where to extend it ([Portal] PublicURL), or NULL */
 };
 
 struct wgotp_mailer {

@@ -23,6 +23,7 @@ smtpd_start smtp || { echo "Bail out! smtpd did not start"; exit 1; }
 act_setup "$WG_TMP/act" "$WG_IF_SRV"
 sed -i 's/^Durations = .*/Durations = 2s, 20s, 30s, 1h\nWarnBefore = 10s\nTimeZone = UTC/' "$ACT_CONF"
 smtpd_conf >>"$ACT_CONF"
+printf '\n[Portal]\nPublicURL = https://vpn.example.com\n' >>"$ACT_CONF"
 act_users "$(act_user alice@example.com laptop "$WG_CLI_PUB" "$WG_CLI_CIDR")"
 act_start || { echo "Bail out! wg-activator did not start"; exit 1; }
 
@@ -59,6 +60,8 @@ to=$(py_mail "$SMTPD_DIR/msg-1.eml" 'm["To"]')
 is "$to" "alice@example.com" "to the session's user"
 body=$(py_mail "$SMTPD_DIR/msg-1.eml" 'm.get_content()')
 check "the body names the end" eval 'case "$body" in *"ends at $hhmm"*) true ;; *) false ;; esac'
+check "... and the portal's extend link ([Portal] PublicURL)" \
+	eval 'case "$body" in *"extend it on https://vpn.example.com"*) true ;; *) false ;; esac'
 check "the warning is audited" grep -q 'event=warn .*user="alice@example.com".*reason=mailed' "$ACT_LOG"
 while [ "$(date +%s)" -lt $((exp + 1)) ]; do sleep 0.1; done
 is "$(mails)" 1 "one warning per session end"

@@ -303,6 +303,20 @@ static void test_warn(void)
 	is_str(msg.subject, "laptop until 17:45, 15 minutes left", "  subject expanded");
 	is_str(msg.body, "bob@example.com 2026-03-29\n", "  body expanded");
 	wgotp_mail_message_clear(&msg);
+	ok(wgotp_mail_compose_warn(NULL, NULL, "vpn@example.com", "vpn1", &w, &msg, &err) == 0 &&
+	   !strstr(msg.body, "extend it on"), "without [Portal] PublicURL: no link");
+	wgotp_mail_message_clear(&msg);
+	w.link = "https://vpn.example.com";
+	is_int(wgotp_mail_compose_warn(NULL, NULL, "vpn@example.com", "vpn1", &w, &msg, &err), 0,
+	       "with the portal's PublicURL");
+	ok(strstr(msg.body, "extend it on https://vpn.example.com with a new code") != NULL,
+	   "  the default body gives the extend link");
+	wgotp_mail_message_clear(&msg);
+	is_int(wgotp_mail_compose_warn(NULL, "Extend: %{link}\n", "vpn@example.com", "vpn1", &w, &msg,
+				       &err), 0, "%%{link} in a custom template");
+	is_str(msg.body, "Extend: https://vpn.example.com\n", "  expanded");
+	wgotp_mail_message_clear(&msg);
+	w.link = NULL;
 	is_int(wgotp_mail_warn_template_check("ends %{code}", true, &err), -EINVAL,
 	       "%%{code} is refused in a warning template");
 	ok(strstr(err.msg, "%{device}") != NULL, "  the message lists the warning's placeholders: %s", err.msg);

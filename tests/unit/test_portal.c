@@ -278,7 +278,7 @@ static void setup(void)
 		     "   { \"name\": \"laptop\", \"public_key\": \"%s\", \"allowed_ips\": [\"10.8.0.3/32\"] },\n"
 		     "   { \"name\": \"phone\", \"public_key\": \"%s\", \"allowed_ips\": [\"10.8.0.4/32\"] } ] },\n"
 		     " \"carol@example.com\": { \"method\": \"email\", \"enabled\": true, \"require_otp\": false, \"devices\": [] },\n"
-		     " \"dave@example.com\": { \"method\": \"totp\", \"totp_secret\": \"%s\", \"totp_state\": \"active\",\n"
+		     " \"erin@example.com\": { \"method\": \"totp\", \"totp_secret\": \"%s\", \"totp_state\": \"active\",\n"
 		     "   \"enabled\": true, \"require_otp\": true, \"devices\": [\n"
 		     "   { \"name\": \"desk\", \"public_key\": \"%s\", \"allowed_ips\": [\"10.8.0.5/32\"], \"otp\": \"none\" },\n"
 		     "   { \"name\": \"laptop\", \"public_key\": \"%s\", \"allowed_ips\": [\"10.8.0.6/32\"] } ] }\n"
@@ -594,11 +594,11 @@ static void test_per_device_otp(void)
 
 	b_init(&b, "198.51.100.9");
 	get(&b, "/api/v1/status");
-	post(&b, "/api/v1/login", "{\"email\":\"dave@example.com\"}");
+	post(&b, "/api/v1/login", "{\"email\":\"erin@example.com\"}");
 	totp_at(clk.now, code);
 	snprintf(body, sizeof(body), "{\"code\":\"%s\",\"duration\":14400}", code);
 	n_act = 0;
-	is_int(post(&b, "/api/v1/answer", body), 200, "dave, one device with a code and one without: 200");
+	is_int(post(&b, "/api/v1/answer", body), 200, "erin, one device with a code and one without: 200");
 	is_int(n_act, 1, "... the device that needs a code is opened at once (no choice)");
 	is_str(act_dev, "laptop", "... the laptop");
 	ok(!json_object_get_boolean(json_object_object_get(b.j, "choose_device")), "... no device to choose");
