@@ -130,7 +130,7 @@ show_logs() {
 	echo
 	echo "${R}The logs of the failed step (last lines):${N}"
 	for f in "${ACT_LOG:-}" "${RAD_LOG:-}" "${RAD_OUT:-}" "${SMTPD_DIR:-/nonexistent}/smtpd.log" \
-		"${SSHD_LOG:-}" "${SSHD_DIR:-/nonexistent}/ssh.err" "${AUDIT:-}"; do
+		"${SSHD_LOG:-}" "${SSHD_DIR:-/nonexistent}/ssh.err" "${PORTAL_LOG:-}" "${AUDIT:-}"; do
 		[ -n "$f" ] && [ -s "$f" ] || continue
 		echo "   --- $f"
 		tail -n 25 "$f" | indent
@@ -518,11 +518,13 @@ PrivateKeyFile = $MAIL_SRV_KEY
 PublicURL = https://127.0.0.1:$PORTAL_PORT
 AssetsDirectory = $top_srcdir/wgotp-portal/assets
 CompanyName = Example Corp
-
-[Email]
-# bob had a mail a minute ago (step 6): the demo does not wait for the next
-ResendInterval = 0
 CONF
+	# bob had a mail moments ago (step 6): the demo does not wait for the next
+	if grep -q '^ResendInterval = ' "$CONF"; then
+		sed -i 's/^ResendInterval = .*/ResendInterval = 0/' "$CONF"
+	else
+		printf '\n[Email]\nResendInterval = 0\n' >>"$CONF"
+	fi
 	chmod 600 "$MAIL_SRV_KEY"
 	PORTAL_LOG=$WG_TMP/portal.log
 	"$PORTAL" -c "$CONF" -f >"$PORTAL_LOG" 2>&1 &
