@@ -143,7 +143,7 @@ ok $? "A logged that Redis is back"
 rad_auth "User-Name = \"carol@example.com\", User-Password = \"$c\"" "$B"
 is "$RAD_CODE" Access-Reject "B serves again too: the code A just took is a replay at B"
 # (what was stored before the restart survived it: AOF)
-rad_auth "User-Name = \"alice@example.com\", User-Password = \"$(rad_totp "$S1")\"" "$B"
+rad_auth "User-Name = \"alice@example.com\", User-Password = \"$c\"" "$B"
 is "$RAD_CODE" Access-Reject "the replay step stored before the restart is still there"
 c2=$(rad_totp "$S1" 1)
 rad_auth "User-Name = \"alice@example.com\", User-Password = \"$c2\"" "$B"
