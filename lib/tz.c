@@ -267,6 +267,9 @@ static int parse_footer(struct wgotp_tz *tz, const char *s)
 			return -EINVAL;
 		tz->dst_off = -v;
 	}
+	/* The implied DST offset (an hour ahead) may pass the bound too. */
+	if (tz->dst_off > TZ_MAX_OFFSET || tz->dst_off < -TZ_MAX_OFFSET)
+		return -EINVAL;
 	if (*s++ != ',' || posix_rule(&s, &tz->start) < 0 || *s++ != ',' ||
 	    posix_rule(&s, &tz->end) < 0 || *s)
 		return -EINVAL;
