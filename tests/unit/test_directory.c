@@ -844,10 +844,14 @@ static void test_group(const char *tmp)
 	struct wgotp_directory *d = NULL, *e = NULL;
 	struct wgotp_error err;
 	char *path = fmt("%s/users-group.json", tmp);
+	char *json = doc("", ", \"group\": \"contractors\"", K2, "\"10.8.0.3/32\"");
 	const struct wgotp_user *u;
+	int ret = parse(json, &d, &err);
 
-	if (parse(doc("", ", \"group\": \"contractors\"", K2, "\"10.8.0.3/32\""), &d, &err)) {
+	free(json);
+	if (ret) {
 		ok(0, "a user with a group: %s", err.msg);
+		free(path);
 		return;
 	}
 	u = wgotp_dir_find(d, "bob@example.com");
