@@ -307,6 +307,7 @@ static void test_processes(void)
 		if (st->ops->counter_get(st->state, "shared", 10, &last) < 0)
 			bad++;
 		wgotp_store_close(st);
+		free(db);	/* (valgrind follows the children) */
 		_exit(bad == 0 && reads > 0 && last == PROCS * STEPS ? 0 : 1);
 	}
 	for (i = 0; i < PROCS; i++) {
