@@ -238,6 +238,12 @@ struct wgotp_config {
 	int portal_max_requests_per_ip;	/* MaxRequestsPerIP = 300 (API requests a minute; 0: off) */
 	int portal_max_logins_per_user;	/* MaxLoginsPerUser = 30 (logins an hour; 0: off) */
 	char *portal_metrics_listen;	/* MetricsListen = ADDRESS:PORT of its /metrics; "" = off */
+
+	/* Not a key: the front end's choice. A process that answers one
+	 * login and exits (PAM in an sshd child) reads one user through
+	 * users.json.idx; one that lives (FreeRADIUS, the portal) keeps the
+	 * whole directory in memory, where a lookup is a binary search. */
+	bool dir_index;
 };
 
 /* Defaults only (what an empty file yields). */

@@ -260,7 +260,8 @@ int wgotp_flow_new(const struct wgotp_config *cfg, struct wgotp_store *store,
 	ret = check_directory_mode(cfg->directory, err);
 	if (ret < 0)
 		goto cleanup;
-	ret = wgotp_dir_cache_new_indexed(cfg->directory, &f->dir, err);
+	ret = cfg->dir_index ? wgotp_dir_cache_new_indexed(cfg->directory, &f->dir, err) :
+			       wgotp_dir_cache_new(cfg->directory, &f->dir, err);
 	if (ret < 0)
 		goto cleanup;
 	open_metrics(f);

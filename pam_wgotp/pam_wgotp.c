@@ -148,6 +148,7 @@ static int open_frontend(struct call *c)
 	ret = load_config(c, &cfg);
 	if (ret != PAM_SUCCESS)
 		return ret;
+	cfg->dir_index = true;	/* one login, then the process ends */
 	ret = wgotp_frontend_open(cfg, CLOCK, NULL, &c->fe, &stage, &err);
 	if (ret == 0)
 		return PAM_SUCCESS;
