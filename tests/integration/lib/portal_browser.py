@@ -93,7 +93,12 @@ def mail_code(path):
 
 def shot(drv, name):
     path = os.path.join(ART, name + ".png")
-    drv.save_screenshot(path)
+    # save_screenshot answers False instead of raising when Chromium is
+    # slow to hand the image over: try again once, then fail the step.
+    if not drv.save_screenshot(path):
+        time.sleep(0.5)
+        if not drv.save_screenshot(path):
+            raise RuntimeError("no screenshot " + path)
     diag("screenshot " + path)
 
 
