@@ -39,7 +39,11 @@ ok $((! $?)) "the client cannot reach the server before the login"
 
 ssh_bg "$(oathtool --totp -b "$S1")" 'echo in; read x; echo out'
 wait_for 20 grep -q '^in$' "$SSHD_DIR/bg.out"
-ok $? "the SSH session is open (the code was accepted)"
+r=$?
+ok $r "the SSH session is open (the code was accepted)"
+if [ $r -ne 0 ]; then	# (it failed once in a full make -j2 check: say why next time)
+	tail -n 20 "$SSHD_LOG" "$SSHD_DIR/ssh.err" "$ACT_LOG" 2>/dev/null | sed 's/^/# /'
+fi
 wg_srv_has_peer "$WG_CLI_PUB"
 ok $? "the user's peer is on the interface while the session is open"
 is "$(wg show "$WG_IF_SRV" allowed-ips | awk '{print $2}')" "$WG_CLI_CIDR" "... with the device's allowed-ips"
