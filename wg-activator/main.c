@@ -21,6 +21,7 @@
 #include "activator.h"
 #include "conf.h"
 #include "ctlsock.h"
+#include "daemon.h"
 #include "directory.h"
 #include "log.h"
 #include "loop.h"
@@ -87,32 +88,6 @@ static void on_hup(struct loop *l, int signo, void *arg)
 static char *handle(void *arg, const char *msg, size_t len, const struct ucred *cred, size_t *rlen)
 {
 	return act_handle(arg, msg, len, cred, rlen);
-}
-
-/* Fork; the parent exits when the child says it is ready (or failed). */
-static int daemonize(int *ready_fd)
-{
-	int p[2];
-	pid_t pid;
-	char st = 1;
-
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -errno;
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid > 0) {
-		close(p[1]);
-		if (read(p[0], &st, 1) != 1)
-			st = 1;
-		_exit(st);
-	}
-	close(p[0]);
-	setsid();
-	if (chdir("/") < 0)
-		return -errno;
-	*ready_fd = p[1];
-	return 0;
 }
 
 static void usage(FILE *f)
@@ -188,7 +163,7 @@ int main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	if (!foreground) {
-		if (daemonize(&ready_fd) < 0) {
+		if (wgotp_daemonize(&ready_fd) < 0) {
 			log_err("fork: %s", strerror(errno));
 			goto cleanup;
 		}

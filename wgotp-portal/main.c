@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "daemon.h"
 #include "log.h"
 #include "portal.h"
 #include "server.h"
@@ -41,32 +42,6 @@ static void log_syslog(void *arg, enum wgotp_log_level level, const char *msg)
 	};
 
 	syslog(prio[level], "%s", msg);
-}
-
-/* Fork; the parent exits when the child says it is ready (or failed). */
-static int daemonize(int *ready_fd)
-{
-	int p[2];
-	pid_t pid;
-	char st = 1;
-
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -errno;
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid > 0) {
-		close(p[1]);
-		if (read(p[0], &st, 1) != 1)
-			st = 1;
-		_exit(st);
-	}
-	close(p[0]);
-	setsid();
-	if (chdir("/") < 0)
-		return -errno;
-	*ready_fd = p[1];
-	return 0;
 }
 
 static void usage(FILE *f)
@@ -141,7 +116,7 @@ int main(int argc, char **argv)
 	if (!foreground) {
 		openlog("wgotp-portal", LOG_PID, LOG_DAEMON);
 		wgotp_log_set_sink(log_syslog, NULL, level);
-		if (daemonize(&ready_fd) < 0) {
+		if (wgotp_daemonize(&ready_fd) < 0) {
 			log_err("cannot fork: %s", strerror(errno));
 			goto cleanup;
 		}
