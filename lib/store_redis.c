@@ -1690,12 +1690,45 @@ cleanup:
 	return ret;
 }
 
+/*
+ * A cache entry's {value, expiry} reply, checked, into *val (malloc'ed):
+ * -ENOENT when it has expired, rd_bad_reply() for any other shape.
+ */
+static int kv_reply_value(struct rd_store *s, redisReply *r, int64_t now, char **val,
+			  const char *func)
+{
+	int64_t e;
+
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	    r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING ||
+	    parse_i64(r->element[1]->str, r->element[1]->len, &e) < 0)
+		return rd_bad_reply(s, r, func);
+	if (e <= now)
+		return -ENOENT;
+	*val = malloc(r->element[0]->len + 1);
+	if (!*val)
+		return -ENOMEM;
+	memcpy(*val, r->element[0]->str, r->element[0]->len);
+	(*val)[r->element[0]->len] = '\0';
+	return 0;
+}
+
+/* Free such a reply; the value may be a token: not left in freed memory. */
+static void kv_reply_free(redisReply *r)
+{
+	if (!r)
+		return;
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+	    r->element[0]->type == REDIS_REPLY_STRING)
+		wgotp_wipe(r->element[0]->str, r->element[0]->len);
+	freeReplyObject(r);
+}
+
 static int rd_kv_get(void *st_, const char *key, int64_t now, char **val)
 {
 	struct rd_store *s = st_;
 	const char *argv[4];
 	redisReply *r = NULL;
-	int64_t e;
 	char *kk;
 	int ret;
 
@@ -1720,30 +1753,9 @@ static int rd_kv_get(void *st_, const char *key, int64_t now, char **val)
 		ret = -ENOENT;
 		goto cleanup;
 	}
-	if (r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING ||
-	    parse_i64(r->element[1]->str, r->element[1]->len, &e) < 0) {
-		ret = rd_bad_reply(s, r, __func__);
-		goto cleanup;
-	}
-	if (e <= now) {
-		ret = -ENOENT;
-		goto cleanup;
-	}
-	*val = malloc(r->element[0]->len + 1);
-	if (!*val) {
-		ret = -ENOMEM;
-		goto cleanup;
-	}
-	memcpy(*val, r->element[0]->str, r->element[0]->len);
-	(*val)[r->element[0]->len] = '\0';
+	ret = kv_reply_value(s, r, now, val, __func__);
 cleanup:
-	if (r) {
-		/* the value is a token: do not leave it in freed memory */
-		if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-		    r->element[0]->type == REDIS_REPLY_STRING)
-			wgotp_wipe(r->element[0]->str, r->element[0]->len);
-		freeReplyObject(r);
-	}
+	kv_reply_free(r);
 	free(kk);
 	return ret;
 }
@@ -1762,7 +1774,6 @@ static int rd_kv_take(void *st_, const char *key, int64_t now, char **val)
 	char *kk = NULL, *kx = NULL;
 	const char *keys[2], *args[1];
 	redisReply *r = NULL;
-	int64_t e;
 	int ret;
 
 	if (!key_ok(key, RD_KEY_MAX) || !val)
@@ -1784,30 +1795,9 @@ static int rd_kv_take(void *st_, const char *key, int64_t now, char **val)
 		ret = -ENOENT;
 		goto cleanup;
 	}
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-	    r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING ||
-	    parse_i64(r->element[1]->str, r->element[1]->len, &e) < 0) {
-		ret = rd_bad_reply(s, r, __func__);
-		goto cleanup;
-	}
-	if (e <= now) {
-		ret = -ENOENT;
-		goto cleanup;
-	}
-	*val = malloc(r->element[0]->len + 1);
-	if (!*val) {
-		ret = -ENOMEM;
-		goto cleanup;
-	}
-	memcpy(*val, r->element[0]->str, r->element[0]->len);
-	(*val)[r->element[0]->len] = '\0';
+	ret = kv_reply_value(s, r, now, val, __func__);
 cleanup:
-	if (r) {
-		if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-		    r->element[0]->type == REDIS_REPLY_STRING)
-			wgotp_wipe(r->element[0]->str, r->element[0]->len);
-		freeReplyObject(r);
-	}
+	kv_reply_free(r);
 	free(kk);
 	free(kx);
 	return ret;
